@@ -1,0 +1,469 @@
+//! The shared vocabulary of Wellhead: what a row change is, independent of the
+//! database it came from and of the sink it goes to.
+//!
+//! ```text
+//!  pgoutput / binlog bytes ──decoders──► ChangeEvent { table, op, before, after, position }
+//!                                                 │
+//!                      schema/ (Avro) ◄───────────┴──────────► sinks (JSON, Avro, Kafka)
+//! ```
+//!
+//! Invariants:
+//! - A [`Value`] keeps the exact meaning the database gave it: no float for a
+//!   decimal, no local time for an instant, no invented value for a column the
+//!   database did not send ([`ColumnValue::UnchangedToast`]).
+//! - [`Position`]s of one source are totally ordered; positions of two
+//!   different kinds of source cannot be compared (that is an error, not `false`).
+
+use std::cmp::Ordering;
+use std::fmt;
+use std::net::IpAddr;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+/// A PostgreSQL write-ahead-log position (`pg_lsn`), shown as `XXXXXXXX/XXXXXXXX`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+#[serde(into = "String", try_from = "String")]
+pub struct Lsn(pub u64);
+
+impl Lsn {
+    /// `0/0`: "no position"; START_REPLICATION from it means "from the slot's confirmed position".
+    pub const ZERO: Lsn = Lsn(0);
+}
+
+impl fmt::Display for Lsn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:X}/{:X}", self.0 >> 32, self.0 & 0xFFFF_FFFF)
+    }
+}
+
+/// Why a text is not an LSN.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid LSN {text:?}: expected two hexadecimal numbers separated by '/', like 16/B374D848")]
+pub struct LsnParseError {
+    text: String,
+}
+
+impl FromStr for Lsn {
+    type Err = LsnParseError;
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let error = || LsnParseError { text: text.to_owned() };
+        let (high, low) = text.split_once('/').ok_or_else(error)?;
+        let high = u32::from_str_radix(high, 16).map_err(|_| error())?;
+        let low = u32::from_str_radix(low, 16).map_err(|_| error())?;
+        Ok(Lsn((u64::from(high) << 32) | u64::from(low)))
+    }
+}
+
+impl From<Lsn> for String {
+    fn from(lsn: Lsn) -> String {
+        lsn.to_string()
+    }
+}
+
+impl TryFrom<String> for Lsn {
+    type Error = LsnParseError;
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        text.parse()
+    }
+}
+
+/// Where a change sits in its PostgreSQL source's history.
+///
+/// Ordered by `(commit_lsn, lsn)`: event LSNs are not monotonic across
+/// transactions (transactions interleave in the WAL), but commit LSNs are, and
+/// within one transaction the events are in LSN order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct PgPosition {
+    /// LSN of the commit record of the change's transaction.
+    pub commit_lsn: Lsn,
+    /// LSN of the change itself (for a transaction's end marker: its end LSN).
+    pub lsn: Lsn,
+}
+
+impl fmt::Display for PgPosition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.commit_lsn, self.lsn)
+    }
+}
+
+/// The position of a change in its source's log; ordered within one kind of source.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "source", rename_all = "snake_case")]
+pub enum Position {
+    /// A PostgreSQL logical replication position.
+    Postgres(PgPosition),
+}
+
+/// Comparing positions from different kinds of source is a mistake of the caller.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("cannot compare position {left} with position {right}: they come from different kinds of source")]
+pub struct PositionMismatch {
+    left: String,
+    right: String,
+}
+
+impl Position {
+    /// Orders two positions of the same source kind.
+    pub fn compare(&self, other: &Position) -> Result<Ordering, PositionMismatch> {
+        match (self, other) {
+            (Position::Postgres(left), Position::Postgres(right)) => Ok(left.cmp(right)),
+        }
+    }
+}
+
+impl fmt::Display for Position {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Position::Postgres(position) => write!(f, "postgres:{position}"),
+        }
+    }
+}
+
+/// A table's identity: PostgreSQL schema (or MySQL database) and table name.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct TableName {
+    /// PostgreSQL schema, or MySQL database.
+    pub namespace: String,
+    /// Table name.
+    pub name: String,
+}
+
+impl fmt::Display for TableName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.namespace, self.name)
+    }
+}
+
+/// The type of a column, resolved far enough to decode its values exactly.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ColumnType {
+    Bool,
+    Int16,
+    Int32,
+    Int64,
+    Float32,
+    Float64,
+    /// `numeric(precision, scale)`; both `None` for unconstrained numeric.
+    Numeric {
+        precision: Option<u32>,
+        scale: Option<u32>,
+    },
+    /// Character data of any length limit: text, varchar, char(n), name, "char".
+    Text,
+    Bytes,
+    Date,
+    /// Time of day without zone, microsecond resolution.
+    Time,
+    /// Time of day with a UTC offset.
+    TimeTz,
+    /// Date and time without zone (a wall-clock reading, not an instant).
+    Timestamp,
+    /// An instant.
+    TimestampTz,
+    Interval,
+    Uuid,
+    Json,
+    Jsonb,
+    Xml,
+    Inet,
+    Cidr,
+    MacAddr,
+    MacAddr8,
+    /// PostgreSQL money, in minor units (1/100 with `lc_monetary=C`).
+    Money,
+    /// `bit(n)`; `length` is `None` when the modifier is unknown.
+    Bit {
+        length: Option<u32>,
+    },
+    VarBit,
+    Oid,
+    TsVector,
+    /// A user-defined enum, with its labels in sort order.
+    Enum {
+        type_name: String,
+        labels: Vec<String>,
+    },
+    Array {
+        element: Box<ColumnType>,
+    },
+    Composite {
+        type_name: String,
+        fields: Vec<CompositeField>,
+    },
+    Range {
+        type_name: String,
+        subtype: Box<ColumnType>,
+    },
+    /// Any type Wellhead has no specific decoder for (extension types,
+    /// multiranges, geometric types...): carried as the database's text.
+    Other {
+        type_name: String,
+    },
+}
+
+/// One attribute of a composite type.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CompositeField {
+    pub name: String,
+    pub column_type: ColumnType,
+}
+
+/// A column of a table as the source describes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ColumnSchema {
+    pub name: String,
+    pub column_type: ColumnType,
+    /// PostgreSQL type OID (0 for sources without OIDs).
+    pub type_oid: u32,
+    /// PostgreSQL `atttypmod` (-1 when none).
+    pub type_modifier: i32,
+    /// Part of the primary key, or of the replica identity when there is no key.
+    pub is_key: bool,
+}
+
+/// A table's shape at one point of the stream.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TableSchema {
+    pub table: TableName,
+    pub columns: Vec<ColumnSchema>,
+}
+
+/// One column's content in a row image.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum ColumnValue {
+    Null,
+    /// An unchanged TOASTed value the database did not send; never guessed.
+    UnchangedToast,
+    Value(Value),
+}
+
+/// A row image: one [`ColumnValue`] per column of its [`TableSchema`], in order.
+pub type Row = Vec<ColumnValue>;
+
+/// A typed value that keeps its exact meaning.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Value {
+    Bool(bool),
+    Int16(i16),
+    Int32(i32),
+    Int64(i64),
+    Float32(f32),
+    Float64(f64),
+    Numeric(Numeric),
+    Text(String),
+    Bytes(Vec<u8>),
+    Date(Date),
+    /// Microseconds since midnight (0 ..= 86_400_000_000; 24:00:00 is valid).
+    Time(i64),
+    TimeTz(TimeTz),
+    /// A wall-clock reading, microseconds since 1970-01-01 00:00:00 (no zone).
+    Timestamp(Timestamp),
+    /// An instant, microseconds since 1970-01-01 00:00:00 UTC.
+    TimestampTz(Timestamp),
+    Interval(Interval),
+    Uuid([u8; 16]),
+    /// JSON text exactly as the database rendered it (json keeps its input text; jsonb is normalised).
+    Json(String),
+    Xml(String),
+    Inet(Inet),
+    MacAddr([u8; 6]),
+    MacAddr8([u8; 8]),
+    /// Money in minor units (cents).
+    Money(i64),
+    /// A bit string, one `'0'`/`'1'` character per bit.
+    Bits(String),
+    Oid(u32),
+    Enum(String),
+    Array(ArrayValue),
+    Composite(Vec<(String, Option<Value>)>),
+    Range(Box<RangeValue>),
+    /// The database's text for a type without a specific decoder (tsvector, extension types...).
+    Other(String),
+}
+
+/// An exact decimal, or one of PostgreSQL's special numeric values.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Numeric {
+    Finite(Decimal),
+    NaN,
+    PositiveInfinity,
+    NegativeInfinity,
+}
+
+/// An exact decimal number: `(-1)^negative × digits × 10^-scale`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Decimal {
+    pub negative: bool,
+    /// The unscaled magnitude in ASCII decimal digits, no leading zeros ("0" for zero).
+    pub digits: String,
+    /// Digits after the decimal point (trailing zeros count: 1.50 has scale 2).
+    pub scale: u32,
+}
+
+impl fmt::Display for Decimal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let scale = self.scale as usize;
+        if self.negative {
+            f.write_str("-")?;
+        }
+        if scale == 0 {
+            return f.write_str(&self.digits);
+        }
+        if self.digits.len() > scale {
+            let (whole, fraction) = self.digits.split_at(self.digits.len() - scale);
+            write!(f, "{whole}.{fraction}")
+        } else {
+            write!(f, "0.{}{}", "0".repeat(scale - self.digits.len()), self.digits)
+        }
+    }
+}
+
+impl fmt::Display for Numeric {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Numeric::Finite(decimal) => decimal.fmt(f),
+            Numeric::NaN => f.write_str("NaN"),
+            Numeric::PositiveInfinity => f.write_str("Infinity"),
+            Numeric::NegativeInfinity => f.write_str("-Infinity"),
+        }
+    }
+}
+
+/// A calendar date, or one of PostgreSQL's infinities.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Date {
+    /// Days since 1970-01-01 (proleptic Gregorian; negative before).
+    Days(i32),
+    PositiveInfinity,
+    NegativeInfinity,
+}
+
+/// A timestamp (with or without zone, see [`Value`]), or one of PostgreSQL's infinities.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Timestamp {
+    /// Microseconds since 1970-01-01 00:00:00 (proleptic Gregorian).
+    Micros(i64),
+    PositiveInfinity,
+    NegativeInfinity,
+}
+
+/// A time of day with its UTC offset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct TimeTz {
+    /// Microseconds since midnight, local to the offset.
+    pub micros: i64,
+    /// Offset east of UTC, in seconds (`+05:30` is 19800).
+    pub utc_offset_seconds: i32,
+}
+
+/// PostgreSQL's interval: three independent fields, as the database keeps them.
+/// `infinity` (PostgreSQL 17+) is all fields at their maximum, `-infinity` all at their minimum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Interval {
+    pub months: i32,
+    pub days: i32,
+    pub micros: i64,
+}
+
+/// An IP address with its network prefix length (inet and cidr).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Inet {
+    pub address: IpAddr,
+    pub prefix_length: u8,
+}
+
+/// A possibly multi-dimensional array with its bounds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ArrayValue {
+    /// One entry per dimension, outermost first; empty for an empty array.
+    pub dimensions: Vec<ArrayDimension>,
+    /// Elements in row-major order; `None` is an SQL NULL element.
+    pub elements: Vec<Option<Value>>,
+}
+
+/// One dimension of an array.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ArrayDimension {
+    pub lower_bound: i32,
+    pub length: u32,
+}
+
+/// A range value: empty, or two bounds each of which may be unbounded.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum RangeValue {
+    Empty,
+    Bounded {
+        /// `None` when unbounded below.
+        lower: Option<RangeBound>,
+        /// `None` when unbounded above.
+        upper: Option<RangeBound>,
+    },
+}
+
+/// One end of a range.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RangeBound {
+    pub value: Value,
+    pub inclusive: bool,
+}
+
+/// What happened to a row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Operation {
+    /// `c`: a row was inserted.
+    Insert,
+    /// `u`: a row was updated.
+    Update,
+    /// `d`: a row was deleted.
+    Delete,
+    /// `r`: a row was read by a snapshot.
+    Read,
+    /// `t`: the table was truncated.
+    Truncate,
+}
+
+impl Operation {
+    /// The one-letter code of the Debezium-shaped envelope.
+    pub fn code(self) -> &'static str {
+        match self {
+            Operation::Insert => "c",
+            Operation::Update => "u",
+            Operation::Delete => "d",
+            Operation::Read => "r",
+            Operation::Truncate => "t",
+        }
+    }
+}
+
+/// The source transaction an event belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct TransactionInfo {
+    /// The source's transaction id (PostgreSQL xid, MySQL GTID).
+    pub id: String,
+    /// Order of the event within its transaction, from 1.
+    pub total_order: u64,
+    /// Order of the event among its table's events within the transaction, from 1.
+    pub data_collection_order: u64,
+}
+
+/// One row change, ready for a sink.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChangeEvent {
+    /// The table's shape when the change was made; `before`/`after` follow its columns.
+    pub schema: Arc<TableSchema>,
+    pub operation: Operation,
+    /// Row before the change: the old key or old row for updates and deletes,
+    /// when the source sent it.
+    pub before: Option<Row>,
+    /// Row after the change, for inserts, updates and snapshot reads.
+    pub after: Option<Row>,
+    pub position: Position,
+    /// Commit time of the source transaction, microseconds since the Unix epoch.
+    pub commit_time_micros: i64,
+    pub transaction: Option<TransactionInfo>,
+    /// Taken by a snapshot rather than read from the log.
+    pub snapshot: bool,
+}

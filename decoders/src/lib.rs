@@ -1,0 +1,18 @@
+//! Wellhead's leaf crate: the change model and the pure decoders that produce it.
+//!
+//! ```text
+//!   CopyData bytes ──► pgoutput::replication (XLogData, keepalive)
+//!                          │
+//!                          ▼
+//!                      pgoutput (Begin, Relation, Insert, ... as the protocol spells them)
+//!                          │  tuple columns (text / binary bytes)
+//!                          ▼
+//!                      pgvalue (bytes + ColumnType → Value)  ──►  change (ChangeEvent, Row, Value)
+//! ```
+//!
+//! No I/O, no async, no panics on input: every decoder returns an error that
+//! names what was malformed and where.
+
+pub mod change;
+pub mod pgoutput;
+pub mod pgvalue;

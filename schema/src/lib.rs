@@ -1,0 +1,1 @@
+//! Avro mapping of the change model; filled by the Avro/registry work.

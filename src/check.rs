@@ -1,0 +1,67 @@
+//! `wellhead check`: configuration, connectivity and prerequisites of every
+//! pipeline, printed with fixes.
+
+use crate::config::{Config, SourceConfig};
+use crate::source::postgres::params::ConnectionParams;
+use crate::source::postgres::prerequisites::{Finding, Severity, check_prerequisites};
+use crate::source::postgres::{connection::ReplicationConnection, sql};
+
+/// Checks every pipeline; prints findings; returns true when nothing is an error.
+pub async fn check_config(config: &Config) -> bool {
+    let mut all_good = true;
+    for pipeline in &config.pipelines {
+        println!("pipeline {}:", pipeline.name);
+        let findings = match &pipeline.source {
+            SourceConfig::Postgres(source) => check_postgres(source).await,
+            SourceConfig::Mysql(_) => vec![Finding {
+                severity: Severity::Error,
+                problem: "the mysql source is not available in this version".into(),
+                fix: "use a postgres source".into(),
+            }],
+        };
+        if findings.is_empty() {
+            println!("  ok");
+        }
+        for finding in findings {
+            all_good &= finding.severity != Severity::Error;
+            println!("  {}", finding.to_string().replace('\n', "\n  "));
+        }
+    }
+    all_good
+}
+
+async fn check_postgres(source: &crate::config::PostgresSourceConfig) -> Vec<Finding> {
+    let params = match ConnectionParams::from_config(source) {
+        Ok(params) => params,
+        Err(error) => {
+            return vec![Finding {
+                severity: Severity::Error,
+                problem: error.to_string(),
+                fix: "fix source.url".into(),
+            }];
+        }
+    };
+    let client = match sql::connect_sql(&params).await {
+        Ok(client) => client,
+        Err(error) => {
+            return vec![Finding {
+                severity: Severity::Error,
+                problem: format!("cannot connect to {} as {}: {}", params.display_url, params.user, sql::describe_sql_error(&error)),
+                fix: "check source.url (host, port, database, user) and the password, and that PostgreSQL accepts the connection (pg_hba.conf)".into(),
+            }];
+        }
+    };
+    let mut findings = check_prerequisites(&client, source, &params.database).await;
+    if findings.iter().all(|finding| finding.severity != Severity::Error)
+        && let Err(error) = ReplicationConnection::connect(&params).await
+    {
+        {
+            findings.push(Finding {
+                severity: Severity::Error,
+                problem: format!("replication connection to {}: {error}", params.display_url),
+                fix: "allow replication connections for this role in pg_hba.conf (a line for the database, as logical replication uses it)".into(),
+            });
+        }
+    }
+    findings
+}

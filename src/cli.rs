@@ -1,0 +1,30 @@
+//! Command-line interface (SPEC's interface contract).
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// Change data capture from PostgreSQL into files and Kafka.
+#[derive(Debug, Parser)]
+#[command(name = "wellhead", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// What to do.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the configured pipelines in the foreground (SIGINT/SIGTERM: flush, checkpoint, exit 0).
+    Run {
+        /// Configuration file (TOML).
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Verify configuration, connectivity and database prerequisites; exit 1 when anything is wrong.
+    Check {
+        /// Configuration file (TOML).
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+}

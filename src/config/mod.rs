@@ -1,0 +1,383 @@
+//! Configuration: the TOML file of SPEC's "Configuration shape", environment
+//! overrides, and validation.
+//!
+//! ```text
+//!   file.toml ──parse──► toml::Table ──WELLHEAD_A__B__C overrides──► Config ──validate()──► ok
+//! ```
+//!
+//! Invariants: config types hold no connections (a source or sink `build`s its
+//! runtime object from them); every secret is a [`Secret`] whose `Debug` and
+//! `Display` are redacted, so a config can be logged whole.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::secret::{Secret, SecretUrl};
+
+mod overrides;
+
+/// Default bound on the bytes of change events queued between source and sink.
+pub const DEFAULT_QUEUE_BYTES: u64 = 32 * 1024 * 1024;
+/// Default largest number of events in one batch handed to a sink.
+pub const DEFAULT_BATCH_EVENTS: usize = 4096;
+/// Default longest time a partial batch waits before it is flushed.
+pub const DEFAULT_BATCH_MILLIS: u64 = 100;
+/// Default snapshot parallelism.
+pub const DEFAULT_SNAPSHOT_WORKERS: usize = 1;
+/// Prefix of environment variables that override configuration keys.
+pub const ENV_PREFIX: &str = "WELLHEAD_";
+
+/// Everything `wellhead run` needs.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Control-plane listen addresses.
+    #[serde(default)]
+    pub control: ControlConfig,
+    /// The pipelines to run, each independent of the others.
+    pub pipelines: Vec<PipelineConfig>,
+}
+
+/// Control-plane listen addresses (`host:port`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ControlConfig {
+    /// HTTP: /health, /metrics, the embedded registry's REST API.
+    pub http: Option<String>,
+    /// SQL over the PostgreSQL wire protocol.
+    pub sql: Option<String>,
+}
+
+/// One source-to-sink pipeline.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PipelineConfig {
+    /// Unique name: the checkpoint key (and later the Kafka transactional.id).
+    pub name: String,
+    /// Where changes come from.
+    pub source: SourceConfig,
+    /// Initial snapshot policy.
+    #[serde(default)]
+    pub snapshot: SnapshotConfig,
+    /// Where changes go.
+    pub sink: SinkConfig,
+    /// Schema registry (used by the Avro sinks).
+    #[serde(default)]
+    pub registry: Option<RegistryConfig>,
+    /// Where the checkpoint lives.
+    #[serde(default)]
+    pub checkpoint: CheckpointConfig,
+    /// Memory bounds between source and sink.
+    #[serde(default)]
+    pub buffer: BufferConfig,
+}
+
+/// The database a pipeline reads.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum SourceConfig {
+    /// PostgreSQL logical replication (pgoutput).
+    Postgres(PostgresSourceConfig),
+    /// MySQL/MariaDB binlog (not yet available).
+    Mysql(MysqlSourceConfig),
+}
+
+/// PostgreSQL source settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PostgresSourceConfig {
+    /// `postgres://user[:password]@host:port/database[?sslmode=...]`.
+    pub url: SecretUrl,
+    /// Password, when not in the URL (usually from `WELLHEAD_..._PASSWORD`).
+    pub password: Option<Secret>,
+    /// File whose first line is the password.
+    pub password_file: Option<PathBuf>,
+    /// Tables to capture, `schema.table`; `*` and `?` globs allowed.
+    pub tables: Vec<String>,
+    /// Logical replication slot (created when missing).
+    pub slot: String,
+    /// Publication (created when missing, for exactly the configured tables).
+    pub publication: String,
+}
+
+/// MySQL/MariaDB source settings (accepted so that configs parse; not yet runnable).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MysqlSourceConfig {
+    /// `mysql://user[:password]@host:port/database`.
+    pub url: SecretUrl,
+    /// Tables to capture, `database.table`; globs allowed.
+    pub tables: Vec<String>,
+    /// The replica server id Wellhead announces.
+    pub server_id: u32,
+}
+
+/// When to take a snapshot of the existing rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SnapshotMode {
+    /// Snapshot when the slot is created, then stream.
+    #[default]
+    Initial,
+    /// Never snapshot: stream from the slot's position.
+    Never,
+    /// Snapshot, then stop.
+    InitialOnly,
+    /// Snapshot whenever no usable checkpoint exists.
+    WhenNeeded,
+}
+
+/// Snapshot settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SnapshotConfig {
+    /// Snapshot policy.
+    #[serde(default)]
+    pub mode: SnapshotMode,
+    /// Parallel readers.
+    #[serde(default = "default_snapshot_workers")]
+    pub workers: usize,
+}
+
+impl Default for SnapshotConfig {
+    fn default() -> Self {
+        SnapshotConfig { mode: SnapshotMode::default(), workers: DEFAULT_SNAPSHOT_WORKERS }
+    }
+}
+
+fn default_snapshot_workers() -> usize {
+    DEFAULT_SNAPSHOT_WORKERS
+}
+
+/// Where changes are written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum SinkConfig {
+    /// One JSON envelope per line on standard output.
+    Stdout {},
+    /// One JSON envelope per line in `<dir>/<pipeline>.jsonl`, truncated back to
+    /// the checkpoint on restart so that nothing is repeated.
+    Jsonl {
+        /// Output directory.
+        dir: PathBuf,
+    },
+    /// Avro object container files (not yet available).
+    Files {
+        /// Output directory.
+        dir: PathBuf,
+        /// Topic prefix (default: the pipeline name).
+        topic_prefix: Option<String>,
+    },
+    /// Kafka (not yet available).
+    Kafka {
+        /// Bootstrap servers.
+        brokers: String,
+        /// Topic prefix (default: the pipeline name).
+        topic_prefix: Option<String>,
+    },
+}
+
+/// Schema registry settings (used once the Avro sinks exist).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegistryConfig {
+    /// `embedded` or the URL of a Confluent-compatible registry.
+    pub url: String,
+    /// Compatibility mode for new subjects.
+    pub compatibility: Option<String>,
+    /// `stop` or `allow`.
+    pub on_incompatible: Option<String>,
+}
+
+/// Checkpoint settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckpointConfig {
+    /// Directory of the checkpoint files.
+    #[serde(default = "default_checkpoint_dir")]
+    pub dir: PathBuf,
+}
+
+impl Default for CheckpointConfig {
+    fn default() -> Self {
+        CheckpointConfig { dir: default_checkpoint_dir() }
+    }
+}
+
+fn default_checkpoint_dir() -> PathBuf {
+    PathBuf::from("./state")
+}
+
+/// Memory bounds between source and sink.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BufferConfig {
+    /// Most bytes of decoded events queued between source and sink.
+    #[serde(default = "default_queue_bytes")]
+    pub max_bytes: u64,
+    /// Most events in one batch.
+    #[serde(default = "default_batch_events")]
+    pub max_batch_events: usize,
+    /// Longest a partial batch waits, in milliseconds.
+    #[serde(default = "default_batch_millis")]
+    pub max_batch_millis: u64,
+}
+
+impl Default for BufferConfig {
+    fn default() -> Self {
+        BufferConfig {
+            max_bytes: DEFAULT_QUEUE_BYTES,
+            max_batch_events: DEFAULT_BATCH_EVENTS,
+            max_batch_millis: DEFAULT_BATCH_MILLIS,
+        }
+    }
+}
+
+fn default_queue_bytes() -> u64 {
+    DEFAULT_QUEUE_BYTES
+}
+fn default_batch_events() -> usize {
+    DEFAULT_BATCH_EVENTS
+}
+fn default_batch_millis() -> u64 {
+    DEFAULT_BATCH_MILLIS
+}
+
+/// Why a configuration cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("config file {path} is not valid TOML: {source}")]
+    Syntax { path: PathBuf, source: toml::de::Error },
+    #[error("environment variable {variable}: {reason}")]
+    Override { variable: String, reason: String },
+    #[error("config {path}: {source}")]
+    Shape { path: PathBuf, source: toml::de::Error },
+    #[error("config: {field}: {rule}")]
+    Invalid { field: String, rule: String },
+}
+
+impl Config {
+    /// Reads `path`, applies `WELLHEAD_*` overrides from `environment`, and validates.
+    pub fn load(path: &Path, environment: impl IntoIterator<Item = (String, String)>) -> Result<Config, ConfigError> {
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+        let mut table: toml::Table =
+            toml::from_str(&text).map_err(|source| ConfigError::Syntax { path: path.to_owned(), source })?;
+        overrides::apply_overrides(&mut table, environment)?;
+        let config: Config =
+            toml::Table::try_into(table).map_err(|source| ConfigError::Shape { path: path.to_owned(), source })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks every rule a parsed config must meet; names the field that breaks one.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |field: String, rule: &str| ConfigError::Invalid { field, rule: rule.to_owned() };
+        if self.pipelines.is_empty() {
+            return Err(invalid("pipelines".into(), "at least one [[pipelines]] entry is required"));
+        }
+        let mut names = std::collections::BTreeSet::new();
+        for (index, pipeline) in self.pipelines.iter().enumerate() {
+            let at = |key: &str| format!("pipelines[{index}] ({}).{key}", pipeline.name);
+            if pipeline.name.is_empty()
+                || !pipeline.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            {
+                return Err(invalid(at("name"), "must be non-empty and use only letters, digits, '_' and '-'"));
+            }
+            if !names.insert(pipeline.name.as_str()) {
+                return Err(invalid(at("name"), "must be unique among pipelines"));
+            }
+            match &pipeline.source {
+                SourceConfig::Postgres(source) => {
+                    if source.url.url().scheme() != "postgres" && source.url.url().scheme() != "postgresql" {
+                        return Err(invalid(at("source.url"), "must start with postgres:// or postgresql://"));
+                    }
+                    if source.tables.is_empty() {
+                        return Err(invalid(at("source.tables"), "list at least one table, e.g. [\"public.*\"]"));
+                    }
+                    if let Some(table) = source.tables.iter().find(|t| t.split('.').count() != 2) {
+                        return Err(invalid(at("source.tables"), &format!("{table:?} must be schema.table")));
+                    }
+                    for (key, name) in [("source.slot", &source.slot), ("source.publication", &source.publication)] {
+                        if name.is_empty()
+                            || name.len() > 63
+                            || !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+                        {
+                            return Err(invalid(
+                                at(key),
+                                "must be 1-63 characters of lower-case letters, digits and '_'",
+                            ));
+                        }
+                    }
+                    if source.password.is_some() && source.password_file.is_some() {
+                        return Err(invalid(
+                            at("source.password_file"),
+                            "set either password or password_file, not both",
+                        ));
+                    }
+                }
+                SourceConfig::Mysql(_) => {
+                    return Err(invalid(
+                        at("source.type"),
+                        "the mysql source is not available in this version; use type = \"postgres\"",
+                    ));
+                }
+            }
+            match &pipeline.sink {
+                SinkConfig::Stdout {} | SinkConfig::Jsonl { .. } => {}
+                SinkConfig::Files { .. } | SinkConfig::Kafka { .. } => {
+                    return Err(invalid(
+                        at("sink.type"),
+                        "the files (Avro) and kafka sinks are not available in this version; use \"jsonl\" or \"stdout\"",
+                    ));
+                }
+            }
+            if pipeline.snapshot.mode != SnapshotMode::Never {
+                return Err(invalid(
+                    at("snapshot.mode"),
+                    "initial snapshots are not available in this version yet; set mode = \"never\" (changes are streamed from the moment the slot is created)",
+                ));
+            }
+            if pipeline.snapshot.workers == 0 {
+                return Err(invalid(at("snapshot.workers"), "must be at least 1"));
+            }
+            if pipeline.buffer.max_batch_events == 0 || pipeline.buffer.max_bytes < 1024 * 1024 {
+                return Err(invalid(at("buffer"), "max_batch_events must be at least 1 and max_bytes at least 1 MiB"));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl PostgresSourceConfig {
+    /// The password from, in order: `password`, `password_file`, the URL.
+    pub fn resolve_password(&self) -> Result<Option<Secret>, ConfigError> {
+        if let Some(password) = &self.password {
+            return Ok(Some(password.clone()));
+        }
+        if let Some(path) = &self.password_file {
+            let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Invalid {
+                field: "source.password_file".into(),
+                rule: format!("cannot read {}: {error}", path.display()),
+            })?;
+            let first_line = text.lines().next().unwrap_or_default();
+            return Ok(Some(Secret::new(first_line.to_owned())));
+        }
+        Ok(self.url.password())
+    }
+}
+
+impl fmt::Display for SnapshotMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            SnapshotMode::Initial => "initial",
+            SnapshotMode::Never => "never",
+            SnapshotMode::InitialOnly => "initial_only",
+            SnapshotMode::WhenNeeded => "when_needed",
+        })
+    }
+}

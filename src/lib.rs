@@ -1,0 +1,17 @@
+//! Wellhead: change data capture from PostgreSQL (and, later, MySQL/MariaDB)
+//! into files and Kafka.
+//!
+//! ```text
+//!  database ─► source ─► decoders ─► pipeline (bounded batches) ─► sink ─► checkpoint ─► ack
+//! ```
+
+pub mod check;
+pub mod checkpoint;
+pub mod cli;
+pub mod config;
+pub mod pipeline;
+pub mod run;
+pub mod secret;
+pub mod sink;
+pub mod source;
+pub mod telemetry;

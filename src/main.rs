@@ -1,0 +1,41 @@
+//! `wellhead`: arguments → config → telemetry → run.
+
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::Parser as _;
+use wellhead::cli::{Cli, Command};
+use wellhead::config::Config;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    wellhead::telemetry::init_logging();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Check { config } => {
+            let config = Config::load(&config, std::env::vars()).context("configuration")?;
+            Ok(if wellhead::check::check_config(&config).await { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+        }
+        Command::Run { config } => {
+            let config = Config::load(&config, std::env::vars()).context("configuration")?;
+            wellhead::run::run_pipelines(config).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

@@ -1,0 +1,114 @@
+//! The Debezium-shaped envelope as one line of JSON:
+//!
+//! ```json
+//! {"before":null,"after":{"id":1},"source":{...},"op":"c","ts_ms":1700000000000,
+//!  "transaction":{"id":"731","total_order":1,"data_collection_order":1}}
+//! ```
+//!
+//! A column the database did not send (unchanged TOAST) is left out of the row
+//! object and named in `"unchanged_columns"`; it is never given a made-up value.
+
+mod time;
+mod value;
+
+use std::fmt::Write as _;
+
+use wellhead_decoders::change::{ChangeEvent, ColumnValue, Position, Row};
+
+pub use value::write_string;
+
+/// Fixed facts about the source, repeated in every envelope's `source` block.
+#[derive(Debug, Clone)]
+pub struct SourceInfo {
+    /// `postgresql` or `mysql`.
+    pub connector: &'static str,
+    /// The pipeline name.
+    pub name: String,
+    /// The database name.
+    pub db: String,
+}
+
+/// Appends one envelope (no trailing newline). `now_ms` is the processing time.
+pub fn write_envelope(out: &mut String, event: &ChangeEvent, source: &SourceInfo, now_ms: i64) {
+    let mut unchanged: Vec<&str> = Vec::new();
+    out.push_str("{\"before\":");
+    write_row(out, event, event.before.as_ref(), &mut unchanged);
+    out.push_str(",\"after\":");
+    write_row(out, event, event.after.as_ref(), &mut unchanged);
+    out.push_str(",\"source\":{\"version\":");
+    write_string(out, env!("CARGO_PKG_VERSION"));
+    out.push_str(",\"connector\":");
+    write_string(out, source.connector);
+    out.push_str(",\"name\":");
+    write_string(out, &source.name);
+    out.push_str(",\"db\":");
+    write_string(out, &source.db);
+    out.push_str(",\"schema\":");
+    write_string(out, &event.schema.table.namespace);
+    out.push_str(",\"table\":");
+    write_string(out, &event.schema.table.name);
+    let _ = write!(out, ",\"snapshot\":{},\"ts_ms\":{}", event.snapshot, event.commit_time_micros.div_euclid(1000));
+    match &event.position {
+        Position::Postgres(position) => {
+            let _ = write!(out, ",\"lsn\":{},\"commit_lsn\":{}", position.lsn.0, position.commit_lsn.0);
+        }
+    }
+    match &event.transaction {
+        Some(transaction) => {
+            out.push_str(",\"txid\":");
+            out.push_str(&transaction.id);
+        }
+        None => out.push_str(",\"txid\":null"),
+    }
+    let _ = write!(out, "}},\"op\":\"{}\",\"ts_ms\":{now_ms}", event.operation.code());
+    if !unchanged.is_empty() {
+        out.push_str(",\"unchanged_columns\":[");
+        for (index, name) in unchanged.iter().enumerate() {
+            if index > 0 {
+                out.push(',');
+            }
+            write_string(out, name);
+        }
+        out.push(']');
+    }
+    match &event.transaction {
+        Some(transaction) => {
+            out.push_str(",\"transaction\":{\"id\":");
+            write_string(out, &transaction.id);
+            let _ = write!(
+                out,
+                ",\"total_order\":{},\"data_collection_order\":{}}}",
+                transaction.total_order, transaction.data_collection_order
+            );
+        }
+        None => out.push_str(",\"transaction\":null"),
+    }
+    out.push('}');
+}
+
+fn write_row<'a>(out: &mut String, event: &'a ChangeEvent, row: Option<&Row>, unchanged: &mut Vec<&'a str>) {
+    let Some(row) = row else {
+        out.push_str("null");
+        return;
+    };
+    out.push('{');
+    let mut first = true;
+    for (column, value) in event.schema.columns.iter().zip(row) {
+        let value = match value {
+            ColumnValue::UnchangedToast => {
+                unchanged.push(&column.name);
+                continue;
+            }
+            ColumnValue::Null => None,
+            ColumnValue::Value(value) => Some(value),
+        };
+        if !first {
+            out.push(',');
+        }
+        first = false;
+        write_string(out, &column.name);
+        out.push(':');
+        value::write_optional(out, value);
+    }
+    out.push('}');
+}

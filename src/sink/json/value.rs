@@ -1,0 +1,219 @@
+//! One typed value as JSON, written straight into a byte buffer (no
+//! intermediate tree). Every rendering keeps the value's exact meaning and is
+//! accepted back by PostgreSQL's input function for the type:
+//!
+//! | value | JSON |
+//! |---|---|
+//! | bool, int, oid | JSON literal / number |
+//! | float | number; `"NaN"`, `"Infinity"`, `"-Infinity"`; `-0` kept |
+//! | numeric, money | string with every digit (`"12.500"`, `"NaN"`) |
+//! | bytes | `"\\x0aff"` |
+//! | date, time, timestamps | ISO 8601 (`"2024-05-01T12:00:00.5+00:00"`), `"0044-03-15 BC"`, `"infinity"` |
+//! | interval | ISO 8601 duration (`"P1Y2M3DT4H5M6.5S"`) |
+//! | json, jsonb | the document itself, verbatim |
+//! | array | nested JSON arrays; with a lower bound other than 1: `{"lower_bounds": [..], "elements": [..]}` |
+//! | composite | object of its fields |
+//! | range | `{"empty": true}` or `{"lower": v, "lower_inclusive": b, "upper": v, "upper_inclusive": b}` |
+
+use std::fmt::Write as _;
+
+use wellhead_decoders::change::{ArrayValue, Date, RangeValue, Timestamp, Value};
+
+use super::time::{write_date, write_interval, write_time_of_day, write_timestamp};
+
+/// Appends `value` as JSON.
+pub fn write_value(out: &mut String, value: &Value) {
+    match value {
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Int16(n) => push_display(out, n),
+        Value::Int32(n) => push_display(out, n),
+        Value::Int64(n) => push_display(out, n),
+        Value::Oid(n) => push_display(out, n),
+        Value::Float32(f) => write_float(out, f64::from(*f), f.is_finite(), || f.to_string()),
+        Value::Float64(f) => write_float(out, *f, f.is_finite(), || f.to_string()),
+        Value::Numeric(numeric) => write_string(out, &numeric.to_string()),
+        Value::Money(minor_units) => {
+            let sign = if *minor_units < 0 { "-" } else { "" };
+            let magnitude = minor_units.unsigned_abs();
+            write_string(out, &format!("{sign}{}.{:02}", magnitude / 100, magnitude % 100));
+        }
+        Value::Text(text) | Value::Xml(text) | Value::Enum(text) | Value::Bits(text) | Value::Other(text) => {
+            write_string(out, text)
+        }
+        Value::Bytes(bytes) => {
+            let mut hex = String::with_capacity(2 + bytes.len() * 2);
+            hex.push_str("\\x");
+            for byte in bytes {
+                let _ = write!(hex, "{byte:02x}");
+            }
+            write_string(out, &hex);
+        }
+        Value::Date(date) => quoted(out, |s| match date {
+            Date::Days(days) => write_date(s, *days),
+            Date::PositiveInfinity => s.push_str("infinity"),
+            Date::NegativeInfinity => s.push_str("-infinity"),
+        }),
+        Value::Time(micros) => quoted(out, |s| write_time_of_day(s, *micros)),
+        Value::TimeTz(time) => quoted(out, |s| {
+            write_time_of_day(s, time.micros);
+            write_offset(s, time.utc_offset_seconds);
+        }),
+        Value::Timestamp(timestamp) => quoted(out, |s| write_timestamp_value(s, timestamp, false)),
+        Value::TimestampTz(timestamp) => quoted(out, |s| write_timestamp_value(s, timestamp, true)),
+        Value::Interval(interval) => quoted(out, |s| write_interval(s, interval)),
+        Value::Uuid(bytes) => quoted(out, |s| {
+            for (index, byte) in bytes.iter().enumerate() {
+                if matches!(index, 4 | 6 | 8 | 10) {
+                    s.push('-');
+                }
+                let _ = write!(s, "{byte:02x}");
+            }
+        }),
+        // The database validated the document; it is embedded as it was rendered.
+        Value::Json(document) => out.push_str(document),
+        Value::Inet(inet) => write_string(out, &format!("{}/{}", inet.address, inet.prefix_length)),
+        Value::MacAddr(bytes) => write_string(out, &hex_groups(bytes)),
+        Value::MacAddr8(bytes) => write_string(out, &hex_groups(bytes)),
+        Value::Array(array) => write_array(out, array),
+        Value::Composite(fields) => {
+            out.push('{');
+            for (index, (name, field)) in fields.iter().enumerate() {
+                if index > 0 {
+                    out.push(',');
+                }
+                write_string(out, name);
+                out.push(':');
+                write_optional(out, field.as_ref());
+            }
+            out.push('}');
+        }
+        Value::Range(range) => match range.as_ref() {
+            RangeValue::Empty => out.push_str("{\"empty\":true}"),
+            RangeValue::Bounded { lower, upper } => {
+                out.push_str("{\"lower\":");
+                write_optional(out, lower.as_ref().map(|b| &b.value));
+                out.push_str(",\"lower_inclusive\":");
+                out.push_str(if lower.as_ref().is_some_and(|b| b.inclusive) { "true" } else { "false" });
+                out.push_str(",\"upper\":");
+                write_optional(out, upper.as_ref().map(|b| &b.value));
+                out.push_str(",\"upper_inclusive\":");
+                out.push_str(if upper.as_ref().is_some_and(|b| b.inclusive) { "true" } else { "false" });
+                out.push('}');
+            }
+        },
+    }
+}
+
+/// Appends `value` or `null`.
+pub fn write_optional(out: &mut String, value: Option<&Value>) {
+    match value {
+        Some(value) => write_value(out, value),
+        None => out.push_str("null"),
+    }
+}
+
+/// Appends a JSON string literal.
+pub fn write_string(out: &mut String, text: &str) {
+    out.push('"');
+    for character in text.chars() {
+        match character {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+fn push_display(out: &mut String, value: impl std::fmt::Display) {
+    let _ = write!(out, "{value}");
+}
+
+fn quoted(out: &mut String, body: impl FnOnce(&mut String)) {
+    out.push('"');
+    body(out);
+    out.push('"');
+}
+
+fn write_float(out: &mut String, value: f64, finite: bool, shortest: impl FnOnce() -> String) {
+    if finite {
+        out.push_str(&shortest());
+    } else if value.is_nan() {
+        out.push_str("\"NaN\"");
+    } else if value > 0.0 {
+        out.push_str("\"Infinity\"");
+    } else {
+        out.push_str("\"-Infinity\"");
+    }
+}
+
+fn write_timestamp_value(out: &mut String, timestamp: &Timestamp, with_zone: bool) {
+    match timestamp {
+        Timestamp::Micros(micros) => write_timestamp(out, *micros, with_zone),
+        Timestamp::PositiveInfinity => out.push_str("infinity"),
+        Timestamp::NegativeInfinity => out.push_str("-infinity"),
+    }
+}
+
+fn write_offset(out: &mut String, offset_seconds: i32) {
+    let sign = if offset_seconds < 0 { '-' } else { '+' };
+    let magnitude = offset_seconds.unsigned_abs();
+    let _ = write!(out, "{sign}{:02}:{:02}", magnitude / 3600, magnitude / 60 % 60);
+    if !magnitude.is_multiple_of(60) {
+        let _ = write!(out, ":{:02}", magnitude % 60);
+    }
+}
+
+fn hex_groups(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":")
+}
+
+fn write_array(out: &mut String, array: &ArrayValue) {
+    let default_bounds = array.dimensions.iter().all(|d| d.lower_bound == 1);
+    if !default_bounds {
+        out.push_str("{\"lower_bounds\":[");
+        for (index, dimension) in array.dimensions.iter().enumerate() {
+            if index > 0 {
+                out.push(',');
+            }
+            push_display(out, dimension.lower_bound);
+        }
+        out.push_str("],\"elements\":");
+    }
+    let lengths: Vec<usize> = array.dimensions.iter().map(|d| d.length as usize).collect();
+    let mut elements = array.elements.iter();
+    write_dimension(out, &lengths, &mut elements);
+    if !default_bounds {
+        out.push('}');
+    }
+}
+
+fn write_dimension<'a>(out: &mut String, lengths: &[usize], elements: &mut impl Iterator<Item = &'a Option<Value>>) {
+    out.push('[');
+    match lengths.split_first() {
+        None => {}
+        Some((length, [])) => {
+            for index in 0..*length {
+                if index > 0 {
+                    out.push(',');
+                }
+                write_optional(out, elements.next().and_then(Option::as_ref));
+            }
+        }
+        Some((length, inner)) => {
+            for index in 0..*length {
+                if index > 0 {
+                    out.push(',');
+                }
+                write_dimension(out, inner, elements);
+            }
+        }
+    }
+    out.push(']');
+}

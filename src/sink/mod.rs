@@ -1,0 +1,138 @@
+//! Sinks: where batches become durable output, then a checkpoint, then an ack.
+//!
+//! ```text
+//!  queue ─► drain(): take every queued batch ─► Sink::write ─► Sink::make_durable
+//!          ─► CheckpointStore::save ─► ack(flush_lsn) to the source
+//! ```
+//!
+//! `drain` runs on a blocking thread: writing and encoding are CPU and disk work
+//! that must not stall the source's socket.
+
+pub mod json;
+mod jsonl;
+mod stdout;
+
+use tokio::sync::watch;
+use wellhead_decoders::change::Lsn;
+
+use crate::checkpoint::{CheckpointError, CheckpointStore};
+use crate::config::{PipelineConfig, SinkConfig, SourceConfig};
+use crate::pipeline::batch::{Batch, BatchReceiver};
+
+use self::json::SourceInfo;
+
+/// Writing output failed; the pipeline stops with its checkpoint untouched.
+#[derive(Debug, thiserror::Error)]
+pub enum SinkError {
+    #[error("output {path}: {source}")]
+    Io { path: String, source: std::io::Error },
+    #[error(
+        "output {path} holds {found} bytes but no checkpoint exists for it; move the file away (or restore the checkpoint) before starting"
+    )]
+    OrphanOutput { path: String, found: u64 },
+    #[error(
+        "output {path} is shorter ({found} bytes) than its checkpoint says ({expected}); it was changed outside Wellhead"
+    )]
+    Shortened { path: String, found: u64, expected: u64 },
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
+    #[error("sink type {0} is not available in this version")]
+    Unavailable(&'static str),
+}
+
+/// A sink ready to write.
+#[derive(Debug)]
+pub enum Sink {
+    Stdout(stdout::StdoutSink),
+    Jsonl(jsonl::JsonlSink),
+}
+
+/// Builds the configured sink, lined up with the checkpoint's `sink_offset`.
+pub fn build(config: &PipelineConfig, sink_offset: u64, has_checkpoint: bool) -> Result<Sink, SinkError> {
+    let source = source_info(config);
+    match &config.sink {
+        SinkConfig::Stdout {} => Ok(Sink::Stdout(stdout::StdoutSink::new(source))),
+        SinkConfig::Jsonl { dir } => {
+            Ok(Sink::Jsonl(jsonl::JsonlSink::open(dir, &config.name, source, sink_offset, has_checkpoint)?))
+        }
+        SinkConfig::Files { .. } => Err(SinkError::Unavailable("files")),
+        SinkConfig::Kafka { .. } => Err(SinkError::Unavailable("kafka")),
+    }
+}
+
+fn source_info(config: &PipelineConfig) -> SourceInfo {
+    match &config.source {
+        SourceConfig::Postgres(source) => SourceInfo {
+            connector: "postgresql",
+            name: config.name.clone(),
+            db: source.url.url().path().trim_start_matches('/').to_owned(),
+        },
+        SourceConfig::Mysql(source) => SourceInfo {
+            connector: "mysql",
+            name: config.name.clone(),
+            db: source.url.url().path().trim_start_matches('/').to_owned(),
+        },
+    }
+}
+
+impl Sink {
+    fn write(&mut self, batch: &Batch) -> Result<(), SinkError> {
+        match self {
+            Sink::Stdout(sink) => sink.write(batch),
+            Sink::Jsonl(sink) => sink.write(batch),
+        }
+    }
+
+    /// Makes everything written so far durable; returns the output offset to checkpoint.
+    fn make_durable(&mut self) -> Result<u64, SinkError> {
+        match self {
+            Sink::Stdout(sink) => sink.make_durable(),
+            Sink::Jsonl(sink) => sink.make_durable(),
+        }
+    }
+}
+
+/// Writes batches until the queue closes: each round takes every queued batch,
+/// writes them, makes them durable once, saves the checkpoint, then acks.
+pub fn drain(
+    mut sink: Sink,
+    mut store: CheckpointStore,
+    mut receiver: BatchReceiver,
+    acks: watch::Sender<Lsn>,
+) -> Result<(), SinkError> {
+    let mut checkpoint = store.current().cloned().unwrap_or_default();
+    while let Some(first) = receiver.blocking_recv() {
+        let mut round = vec![first];
+        while let Ok(next) = receiver.try_recv() {
+            round.push(next);
+        }
+        let mut advanced = false;
+        for batch in &round {
+            sink.write(batch)?;
+            if batch.last_position.is_some() {
+                checkpoint.last_position = batch.last_position.clone();
+                advanced = true;
+            }
+            if batch.flush_lsn > checkpoint.flush_lsn {
+                checkpoint.flush_lsn = batch.flush_lsn;
+                advanced = true;
+            }
+        }
+        if advanced {
+            checkpoint.sink_offset = sink.make_durable()?;
+            store.save(checkpoint.clone())?;
+            acks.send_replace(checkpoint.flush_lsn);
+        }
+        // Dropping the round releases its memory permits to the source.
+        drop(round);
+    }
+    Ok(())
+}
+
+/// Milliseconds since the Unix epoch, for `ts_ms`.
+fn now_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|elapsed| i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}

@@ -1,0 +1,3 @@
+//! Sources: connections to databases that turn their logs into change events.
+
+pub mod postgres;

@@ -1,0 +1,81 @@
+//! Connection parameters of a PostgreSQL source, read once from the config and
+//! shared by the replication connection and the SQL connection.
+
+use crate::config::PostgresSourceConfig;
+use crate::secret::{Secret, SecretUrl};
+
+use super::tls::{TlsSettings, TlsSetupError};
+
+/// Default PostgreSQL port.
+pub const DEFAULT_PORT: u16 = 5432;
+/// `application_name` Wellhead's connections announce (visible in pg_stat_activity).
+pub const APPLICATION_NAME: &str = "wellhead";
+
+/// Where and as whom to connect.
+#[derive(Debug, Clone)]
+pub struct ConnectionParams {
+    pub host: String,
+    pub port: u16,
+    pub user: String,
+    pub database: String,
+    pub password: Option<Secret>,
+    pub tls: TlsSettings,
+    /// The URL with its password redacted, for messages.
+    pub display_url: String,
+}
+
+/// Why the source's connection settings are unusable.
+#[derive(Debug, thiserror::Error)]
+pub enum ParamsError {
+    #[error("source.url {url}: {reason}")]
+    Url { url: String, reason: String },
+    #[error("source.url {url}: {source}")]
+    Tls { url: String, source: TlsSetupError },
+    #[error(transparent)]
+    Password(#[from] crate::config::ConfigError),
+}
+
+impl ConnectionParams {
+    /// Reads the URL, the password settings and the TLS settings.
+    pub fn from_config(config: &PostgresSourceConfig) -> Result<ConnectionParams, ParamsError> {
+        Self::from_url(&config.url, config.resolve_password()?)
+    }
+
+    /// Reads a URL; `password` overrides the URL's own.
+    pub fn from_url(url: &SecretUrl, password: Option<Secret>) -> Result<ConnectionParams, ParamsError> {
+        let display_url = url.to_string();
+        let parsed = url.url();
+        let host = match url.query_parameter("host") {
+            Some(host) => host,
+            None => parsed.host_str().unwrap_or("localhost").trim_matches(['[', ']']).to_owned(),
+        };
+        let port = parsed.port().unwrap_or(DEFAULT_PORT);
+        let user = if parsed.username().is_empty() {
+            std::env::var("USER").map_err(|_| ParamsError::Url {
+                url: display_url.clone(),
+                reason: "no user name: put one in the URL, postgres://USER@host/db".into(),
+            })?
+        } else {
+            parsed.username().to_owned()
+        };
+        let database = match parsed.path().trim_start_matches('/') {
+            "" => user.clone(),
+            name => name.to_owned(),
+        };
+        let tls = TlsSettings::from_url(url).map_err(|source| ParamsError::Tls { url: display_url.clone(), source })?;
+        Ok(ConnectionParams {
+            host,
+            port,
+            user,
+            database,
+            password: password.or_else(|| url.password()),
+            tls,
+            display_url,
+        })
+    }
+
+    /// `host:port`, for messages.
+    pub fn address(&self) -> String {
+        format!("{}:{}", self.host, self.port)
+    }
+}

@@ -1,0 +1,192 @@
+//! Replication slot and publication management: create when missing (names
+//! from config), reuse when present, refuse a slot that belongs to another
+//! database or plugin.
+
+use globset::{Glob, GlobMatcher};
+use tokio_postgres::Client;
+use wellhead_decoders::change::{Lsn, TableName};
+
+use super::connection::{ReplicationConnection, ReplicationConnectionError};
+use super::sql::describe_sql_error;
+
+/// Slot or publication management failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SlotError {
+    #[error("{action}: {reason}")]
+    Sql { action: String, reason: String },
+    #[error("creating replication slot {slot}: {source}")]
+    Create { slot: String, source: Box<ReplicationConnectionError> },
+    #[error(
+        "replication slot {slot} exists but {problem}; drop it (SELECT pg_drop_replication_slot('{slot}')) or configure another source.slot"
+    )]
+    Unusable { slot: String, problem: String },
+    #[error(
+        "source.tables {patterns:?} match no table in database {database}; check the names (schema.table) and that the tables exist"
+    )]
+    NoTables { patterns: Vec<String>, database: String },
+    #[error("source.tables pattern {pattern:?}: {reason}")]
+    Pattern { pattern: String, reason: String },
+    #[error("unexpected answer to CREATE_REPLICATION_SLOT: {0}")]
+    Answer(String),
+}
+
+fn sql_error(action: impl Into<String>) -> impl FnOnce(tokio_postgres::Error) -> SlotError {
+    let action = action.into();
+    move |error| SlotError::Sql { action, reason: describe_sql_error(&error) }
+}
+
+/// A slot that already exists.
+#[derive(Debug, Clone)]
+pub struct ExistingSlot {
+    pub plugin: Option<String>,
+    pub database: Option<String>,
+    pub confirmed_flush_lsn: Option<Lsn>,
+    pub active: bool,
+}
+
+/// A slot just created.
+#[derive(Debug, Clone)]
+pub struct CreatedSlot {
+    /// First LSN the slot will stream from.
+    pub consistent_point: Lsn,
+    /// Exported snapshot name, valid until the replication connection runs its next command.
+    pub snapshot_name: Option<String>,
+}
+
+/// The tables of `database` that match `patterns` (`schema.table`, globs allowed), sorted.
+pub async fn resolve_tables(client: &Client, patterns: &[String], database: &str) -> Result<Vec<TableName>, SlotError> {
+    let matchers = patterns
+        .iter()
+        .map(|pattern| {
+            Glob::new(pattern)
+                .map(|glob| glob.compile_matcher())
+                .map_err(|error| SlotError::Pattern { pattern: pattern.clone(), reason: error.to_string() })
+        })
+        .collect::<Result<Vec<GlobMatcher>, _>>()?;
+    let rows = client
+        .query(
+            "SELECT n.nspname::text, c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+              WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+                AND NOT c.relispartition ORDER BY 1, 2",
+            &[],
+        )
+        .await
+        .map_err(sql_error("listing tables"))?;
+    let tables: Vec<TableName> = rows
+        .into_iter()
+        .map(|row| TableName { namespace: row.get(0), name: row.get(1) })
+        .filter(|table| matchers.iter().any(|m| m.is_match(table.to_string())))
+        .collect();
+    if tables.is_empty() {
+        return Err(SlotError::NoTables { patterns: patterns.to_vec(), database: database.to_owned() });
+    }
+    Ok(tables)
+}
+
+/// Quotes an identifier for SQL.
+pub fn quote_identifier(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// Creates the publication for `tables`, or adds the tables it lacks.
+pub async fn ensure_publication(client: &Client, publication: &str, tables: &[TableName]) -> Result<(), SlotError> {
+    let exists = client
+        .query_opt("SELECT 1 FROM pg_publication WHERE pubname = $1", &[&publication])
+        .await
+        .map_err(sql_error("looking up the publication"))?
+        .is_some();
+    let table_list = |tables: &[&TableName]| {
+        tables
+            .iter()
+            .map(|t| format!("{}.{}", quote_identifier(&t.namespace), quote_identifier(&t.name)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if !exists {
+        let sql = format!(
+            "CREATE PUBLICATION {} FOR TABLE {}",
+            quote_identifier(publication),
+            table_list(&tables.iter().collect::<Vec<_>>())
+        );
+        client.batch_execute(&sql).await.map_err(sql_error(format!("creating publication {publication}")))?;
+        tracing::info!(%publication, table_count = tables.len(), "Created publication.");
+        return Ok(());
+    }
+    let published = client
+        .query(
+            "SELECT schemaname::text, tablename::text FROM pg_publication_tables WHERE pubname = $1",
+            &[&publication],
+        )
+        .await
+        .map_err(sql_error("listing the publication's tables"))?
+        .into_iter()
+        .map(|row| TableName { namespace: row.get(0), name: row.get(1) })
+        .collect::<Vec<_>>();
+    let missing: Vec<&TableName> = tables.iter().filter(|t| !published.contains(t)).collect();
+    if !missing.is_empty() {
+        let sql = format!("ALTER PUBLICATION {} ADD TABLE {}", quote_identifier(publication), table_list(&missing));
+        client.batch_execute(&sql).await.map_err(sql_error(format!("adding tables to publication {publication}")))?;
+        tracing::info!(%publication, added = missing.len(), "Added tables to publication.");
+    }
+    Ok(())
+}
+
+/// The slot named `slot`, if it exists.
+pub async fn find_slot(client: &Client, slot: &str) -> Result<Option<ExistingSlot>, SlotError> {
+    let row = client
+        .query_opt(
+            "SELECT plugin::text, database::text, confirmed_flush_lsn::text, active FROM pg_replication_slots WHERE slot_name = $1",
+            &[&slot],
+        )
+        .await
+        .map_err(sql_error("looking up the replication slot"))?;
+    Ok(row.map(|row| ExistingSlot {
+        plugin: row.get(0),
+        database: row.get(1),
+        confirmed_flush_lsn: row.get::<_, Option<String>>(2).and_then(|text| text.parse().ok()),
+        active: row.get(3),
+    }))
+}
+
+/// Checks that an existing slot can serve this source.
+pub fn check_slot_usable(slot: &str, existing: &ExistingSlot, database: &str) -> Result<(), SlotError> {
+    let unusable = |problem: String| SlotError::Unusable { slot: slot.to_owned(), problem };
+    if existing.plugin.as_deref() != Some("pgoutput") {
+        return Err(unusable(format!("uses plugin {:?}, not pgoutput", existing.plugin)));
+    }
+    if existing.database.as_deref() != Some(database) {
+        return Err(unusable(format!("belongs to database {:?}, not {database:?}", existing.database)));
+    }
+    Ok(())
+}
+
+/// Creates a logical slot with pgoutput on the replication connection, exporting
+/// a snapshot when `export_snapshot` (for an initial snapshot consistent with the slot).
+pub async fn create_slot(
+    connection: &mut ReplicationConnection,
+    slot: &str,
+    export_snapshot: bool,
+    server_version_num: u32,
+) -> Result<CreatedSlot, SlotError> {
+    let snapshot_option = match (server_version_num >= 150_000, export_snapshot) {
+        (true, true) => "(SNAPSHOT 'export')",
+        (true, false) => "(SNAPSHOT 'nothing')",
+        (false, true) => "EXPORT_SNAPSHOT",
+        (false, false) => "NOEXPORT_SNAPSHOT",
+    };
+    let command = format!("CREATE_REPLICATION_SLOT {} LOGICAL pgoutput {snapshot_option}", quote_identifier(slot));
+    let rows = connection
+        .simple_query(&command)
+        .await
+        .map_err(|source| SlotError::Create { slot: slot.to_owned(), source: Box::new(source) })?;
+    let row = rows.first().ok_or_else(|| SlotError::Answer("no row".into()))?;
+    let consistent_point = row
+        .get(1)
+        .cloned()
+        .flatten()
+        .and_then(|text| text.parse::<Lsn>().ok())
+        .ok_or_else(|| SlotError::Answer(format!("{row:?}")))?;
+    let snapshot_name = row.get(2).cloned().flatten();
+    tracing::info!(%slot, %consistent_point, "Created replication slot.");
+    Ok(CreatedSlot { consistent_point, snapshot_name })
+}

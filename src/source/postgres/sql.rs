@@ -1,0 +1,66 @@
+//! The ordinary SQL connection of a PostgreSQL source (tokio-postgres): catalog
+//! look-ups, slot and publication management, prerequisite checks, snapshots.
+
+use tokio_postgres::Client;
+
+use super::params::{APPLICATION_NAME, ConnectionParams};
+use super::tls::SslMode;
+
+/// Connects and spawns the connection's driver task; the client lives as long as it is held.
+pub async fn connect_sql(params: &ConnectionParams) -> Result<Client, tokio_postgres::Error> {
+    let mut config = tokio_postgres::Config::new();
+    config
+        .host(&params.host)
+        .port(params.port)
+        .user(&params.user)
+        .dbname(&params.database)
+        .application_name(APPLICATION_NAME)
+        .options(super::connection::SESSION_OPTIONS);
+    if let Some(password) = &params.password {
+        config.password(password.expose());
+    }
+    match (&params.tls.client_config, params.tls.mode) {
+        (Some(client_config), mode) => {
+            config.ssl_mode(if mode == SslMode::Prefer {
+                tokio_postgres::config::SslMode::Prefer
+            } else {
+                tokio_postgres::config::SslMode::Require
+            });
+            let tls = tokio_postgres_rustls::MakeRustlsConnect::new((**client_config).clone());
+            let (client, connection) = config.connect(tls).await?;
+            tokio::spawn(async move {
+                if let Err(error) = connection.await {
+                    tracing::debug!(%error, "SQL connection ended.");
+                }
+            });
+            Ok(client)
+        }
+        (None, _) => {
+            config.ssl_mode(tokio_postgres::config::SslMode::Disable);
+            let (client, connection) = config.connect(tokio_postgres::NoTls).await?;
+            tokio::spawn(async move {
+                if let Err(error) = connection.await {
+                    tracing::debug!(%error, "SQL connection ended.");
+                }
+            });
+            Ok(client)
+        }
+    }
+}
+
+/// A tokio-postgres error with the server's message, detail and hint when it has them.
+pub fn describe_sql_error(error: &tokio_postgres::Error) -> String {
+    match error.as_db_error() {
+        Some(db) => {
+            let mut text = format!("{} {}: {}", db.severity(), db.code().code(), db.message());
+            if let Some(detail) = db.detail() {
+                text.push_str(&format!(" (detail: {detail})"));
+            }
+            if let Some(hint) = db.hint() {
+                text.push_str(&format!(" (hint: {hint})"));
+            }
+            text
+        }
+        None => error.to_string(),
+    }
+}

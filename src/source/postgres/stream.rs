@@ -1,0 +1,401 @@
+//! One replication session: CopyData frames in, batches of change events out,
+//! standby status updates back.
+//!
+//! ```text
+//!  CopyData ─► ReplicationMessage ─┬─ keepalive ─► status update (flush = acked checkpoint)
+//!                                  └─ XLogData ─► PgOutputMessage
+//!        ┌──────────────────────────────────────────────┘
+//!        ├─ in a streamed block ─► spill to disk (replayed at Stream Commit)
+//!        └─ otherwise ─► Begin/Relation/Insert/Update/Delete/Truncate/Commit ─► BatchBuilder ─► queue
+//! ```
+//!
+//! Why the flush LSN is only ever the acknowledged checkpoint: the server
+//! discards WAL up to it, so reporting what was merely received would lose
+//! changes on a crash. Keepalives that ask for a reply get one at once; without
+//! replies, `wal_sender_timeout` ends the session.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::sync::watch;
+use tokio::time::{Instant, MissedTickBehavior};
+use tokio_postgres::Client;
+use wellhead_decoders::change::{ChangeEvent, Lsn, Operation, PgPosition, Position, TransactionInfo};
+use wellhead_decoders::pgoutput::{
+    DecodeContext, OldTuple, PgOutputMessage, ReplicationMessage, StandbyStatusUpdate, postgres_time_to_unix_micros,
+    unix_micros_to_postgres_time,
+};
+
+use super::SourceError;
+use super::catalog::TypeCatalog;
+use super::codec::decode_row;
+use super::connection::ReplicationConnection;
+use super::relations::RelationMap;
+use super::spill::SpillStore;
+use crate::pipeline::AckReceiver;
+use crate::pipeline::batch::{BatchBuilder, BatchSender};
+
+/// How often a status update is sent even when the server does not ask.
+const STATUS_INTERVAL: Duration = Duration::from_secs(1);
+/// How long a clean shutdown waits for the sink to acknowledge the last batch.
+const FINAL_ACK_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The transaction whose changes are being read.
+#[derive(Debug)]
+struct OpenTransaction {
+    xid: u32,
+    commit_lsn: Lsn,
+    commit_time_micros: i64,
+    total_order: u64,
+    table_orders: HashMap<u32, u64>,
+}
+
+impl OpenTransaction {
+    fn new(xid: u32, commit_lsn: Lsn, commit_time: i64) -> OpenTransaction {
+        OpenTransaction {
+            xid,
+            commit_lsn,
+            commit_time_micros: postgres_time_to_unix_micros(commit_time),
+            total_order: 0,
+            table_orders: HashMap::new(),
+        }
+    }
+
+    fn next_order(&mut self, relation_oid: u32) -> TransactionInfo {
+        self.total_order += 1;
+        let table_order = self.table_orders.entry(relation_oid).or_insert(0);
+        *table_order += 1;
+        TransactionInfo { id: self.xid.to_string(), total_order: self.total_order, data_collection_order: *table_order }
+    }
+}
+
+/// How a session ended without error.
+#[derive(Debug, PartialEq, Eq)]
+pub enum SessionEnd {
+    /// Shutdown was requested; everything read was handed to the sink and acknowledged.
+    Shutdown,
+}
+
+/// Everything a replication session reads and writes besides its socket.
+#[derive(Debug)]
+pub struct Session<'a> {
+    pub connection: ReplicationConnection,
+    pub client: &'a Client,
+    pub catalog: &'a mut TypeCatalog,
+    pub relations: RelationMap,
+    pub sender: &'a BatchSender,
+    pub acks: &'a mut AckReceiver,
+    pub shutdown: &'a mut watch::Receiver<bool>,
+    pub spill: SpillStore,
+    pub protocol_version: u32,
+    /// Events at or before this position were already handed to the sink: drop them.
+    pub handed_over: &'a mut Option<PgPosition>,
+    pub builder: BatchBuilder,
+}
+
+enum Wake {
+    Frame(Option<Bytes>),
+    Deadline,
+    Status,
+    Acked,
+    Shutdown,
+}
+
+impl Session<'_> {
+    /// Reads the stream until shutdown or error.
+    pub async fn run(mut self) -> Result<SessionEnd, SourceError> {
+        let mut state = StreamState::default();
+        let mut status_timer = tokio::time::interval(STATUS_INTERVAL);
+        status_timer.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        loop {
+            let deadline = self.builder.deadline();
+            let wake = tokio::select! {
+                biased;
+                changed = self.shutdown.changed() => match changed {
+                    Ok(()) if !*self.shutdown.borrow() => continue,
+                    _ => Wake::Shutdown,
+                },
+                frame = self.connection.next_copy_data() => Wake::Frame(frame?),
+                _ = sleep_until(deadline), if deadline.is_some() => Wake::Deadline,
+                changed = self.acks.changed() => match changed {
+                    Ok(()) => Wake::Acked,
+                    Err(_) => return Err(SourceError::SinkStopped),
+                },
+                _ = status_timer.tick() => Wake::Status,
+            };
+            match wake {
+                Wake::Frame(None) => return Err(SourceError::StreamEnded),
+                Wake::Frame(Some(frame)) => self.handle_frame(frame, &mut state).await?,
+                Wake::Deadline => self.flush_batch(&mut state).await?,
+                Wake::Acked => {}
+                Wake::Status => self.send_status(&state, false).await?,
+                Wake::Shutdown => return self.finish(&mut state).await,
+            }
+        }
+    }
+
+    async fn finish(&mut self, state: &mut StreamState) -> Result<SessionEnd, SourceError> {
+        self.flush_batch(state).await?;
+        let waited = tokio::time::timeout(FINAL_ACK_TIMEOUT, async {
+            while *self.acks.borrow_and_update() < self.builder.last_sent_flush_lsn() {
+                if self.acks.changed().await.is_err() {
+                    break;
+                }
+            }
+        })
+        .await;
+        if waited.is_err() {
+            tracing::warn!(
+                "The sink did not acknowledge the last batch in time; it will be read again after a restart."
+            );
+        }
+        self.send_status(state, false).await?;
+        Ok(SessionEnd::Shutdown)
+    }
+
+    async fn handle_frame(&mut self, frame: Bytes, state: &mut StreamState) -> Result<(), SourceError> {
+        match ReplicationMessage::decode(&frame)? {
+            ReplicationMessage::PrimaryKeepalive(keepalive) => {
+                state.server_wal_end = state.server_wal_end.max(keepalive.wal_end);
+                if keepalive.reply_requested {
+                    self.send_status(state, false).await?;
+                }
+            }
+            ReplicationMessage::XLogData(xlog) => {
+                state.received = state.received.max(xlog.wal_start);
+                let context = DecodeContext {
+                    protocol_version: self.protocol_version,
+                    in_streamed_block: state.streaming_xid.is_some(),
+                    parallel_streaming: false,
+                };
+                let message = PgOutputMessage::decode(&xlog.data, &context)?;
+                if let (Some(xid), Some(subxid)) = (state.streaming_xid, streamed_change_xid(&message)) {
+                    self.spill.append(xid, subxid, xlog.wal_start, &xlog.data)?;
+                    return Ok(());
+                }
+                self.handle_message(message, xlog.wal_start, state).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn handle_message(
+        &mut self,
+        message: PgOutputMessage,
+        wal_start: Lsn,
+        state: &mut StreamState,
+    ) -> Result<(), SourceError> {
+        match message {
+            PgOutputMessage::Begin(begin) => {
+                state.transaction = Some(OpenTransaction::new(begin.xid, begin.final_lsn, begin.commit_time));
+            }
+            PgOutputMessage::Commit(commit) => self.end_transaction(commit.end_lsn, state).await?,
+            PgOutputMessage::Relation(relation) => self.relations.apply(&relation, self.catalog, self.client).await?,
+            PgOutputMessage::Type(type_message) => self.catalog.invalidate(type_message.type_oid),
+            PgOutputMessage::Insert(insert) => {
+                let schema = self.schema(insert.relation_oid)?;
+                let after = decode_row(&schema, &insert.new)?;
+                self.emit(state, insert.relation_oid, wal_start, Operation::Insert, None, Some(after), schema).await?;
+            }
+            PgOutputMessage::Update(update) => {
+                let schema = self.schema(update.relation_oid)?;
+                let before = match &update.old {
+                    Some(OldTuple::Key(tuple) | OldTuple::Full(tuple)) => Some(decode_row(&schema, tuple)?),
+                    None => None,
+                };
+                let after = decode_row(&schema, &update.new)?;
+                self.emit(state, update.relation_oid, wal_start, Operation::Update, before, Some(after), schema)
+                    .await?;
+            }
+            PgOutputMessage::Delete(delete) => {
+                let schema = self.schema(delete.relation_oid)?;
+                let (OldTuple::Key(tuple) | OldTuple::Full(tuple)) = &delete.old;
+                let before = decode_row(&schema, tuple)?;
+                self.emit(state, delete.relation_oid, wal_start, Operation::Delete, Some(before), None, schema).await?;
+            }
+            PgOutputMessage::Truncate(truncate) => {
+                // All tables of one TRUNCATE share its LSN; they go into one batch together so
+                // that a checkpoint never falls between them.
+                for relation_oid in &truncate.relation_oids {
+                    let schema = self.schema(*relation_oid)?;
+                    self.push_event(state, *relation_oid, wal_start, Operation::Truncate, None, None, schema)?;
+                }
+                self.cut_if_full(state).await?;
+            }
+            PgOutputMessage::Origin(_) | PgOutputMessage::Message(_) => {}
+            PgOutputMessage::StreamStart(start) => state.streaming_xid = Some(start.xid),
+            PgOutputMessage::StreamStop => state.streaming_xid = None,
+            PgOutputMessage::StreamAbort(abort) => self.spill.abort(abort.xid, abort.subxid)?,
+            PgOutputMessage::StreamCommit(commit) => {
+                state.transaction = Some(OpenTransaction::new(commit.xid, commit.commit_lsn, commit.commit_time));
+                let mut replay = self.spill.take_for_replay(commit.xid)?;
+                let context = DecodeContext {
+                    protocol_version: self.protocol_version,
+                    in_streamed_block: true,
+                    parallel_streaming: false,
+                };
+                while let Some((message_lsn, bytes)) = replay.next_message()? {
+                    let message = PgOutputMessage::decode(&bytes, &context)?;
+                    Box::pin(self.handle_message(message, message_lsn, state)).await?;
+                }
+                self.end_transaction(commit.end_lsn, state).await?;
+            }
+            PgOutputMessage::BeginPrepare(_)
+            | PgOutputMessage::Prepare(_)
+            | PgOutputMessage::CommitPrepared(_)
+            | PgOutputMessage::RollbackPrepared(_)
+            | PgOutputMessage::StreamPrepare(_) => {
+                return Err(SourceError::Protocol(
+                    "two-phase message received although two_phase was not requested".into(),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn schema(&self, relation_oid: u32) -> Result<std::sync::Arc<wellhead_decoders::change::TableSchema>, SourceError> {
+        self.relations.get(relation_oid).cloned().ok_or_else(|| {
+            SourceError::Protocol(format!("change for relation {relation_oid} before its Relation message"))
+        })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn emit(
+        &mut self,
+        state: &mut StreamState,
+        relation_oid: u32,
+        wal_start: Lsn,
+        operation: Operation,
+        before: Option<Vec<wellhead_decoders::change::ColumnValue>>,
+        after: Option<Vec<wellhead_decoders::change::ColumnValue>>,
+        schema: std::sync::Arc<wellhead_decoders::change::TableSchema>,
+    ) -> Result<(), SourceError> {
+        self.push_event(state, relation_oid, wal_start, operation, before, after, schema)?;
+        self.cut_if_full(state).await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn push_event(
+        &mut self,
+        state: &mut StreamState,
+        relation_oid: u32,
+        wal_start: Lsn,
+        operation: Operation,
+        before: Option<Vec<wellhead_decoders::change::ColumnValue>>,
+        after: Option<Vec<wellhead_decoders::change::ColumnValue>>,
+        schema: std::sync::Arc<wellhead_decoders::change::TableSchema>,
+    ) -> Result<(), SourceError> {
+        let transaction = state
+            .transaction
+            .as_mut()
+            .ok_or_else(|| SourceError::Protocol("row change outside a transaction".into()))?;
+        let position = PgPosition { commit_lsn: transaction.commit_lsn, lsn: wal_start };
+        let order = transaction.next_order(relation_oid);
+        if self.handed_over.is_some_and(|handed| position <= handed) {
+            return Ok(());
+        }
+        self.builder.push(ChangeEvent {
+            schema,
+            operation,
+            before,
+            after,
+            position: Position::Postgres(position),
+            commit_time_micros: transaction.commit_time_micros,
+            transaction: Some(order),
+            snapshot: false,
+        });
+        Ok(())
+    }
+
+    async fn cut_if_full(&mut self, state: &mut StreamState) -> Result<(), SourceError> {
+        if self.builder.is_full() {
+            self.flush_batch(state).await?;
+        }
+        Ok(())
+    }
+
+    async fn end_transaction(&mut self, end_lsn: Lsn, state: &mut StreamState) -> Result<(), SourceError> {
+        state.transaction = None;
+        self.builder.complete_transaction(end_lsn);
+        self.cut_if_full(state).await
+    }
+
+    /// Hands the batch to the sink, answering the server while the queue is full.
+    async fn flush_batch(&mut self, state: &mut StreamState) -> Result<(), SourceError> {
+        let Some(pending) = self.builder.take() else { return Ok(()) };
+        if let Some(Position::Postgres(position)) = &pending.last_position {
+            *self.handed_over = Some(*position);
+        }
+        let send = self.sender.send(pending.events, pending.bytes, pending.last_position, pending.flush_lsn);
+        tokio::pin!(send);
+        let mut status_timer = tokio::time::interval(STATUS_INTERVAL);
+        loop {
+            tokio::select! {
+                sent = &mut send => return sent.map_err(|_| SourceError::SinkStopped),
+                _ = status_timer.tick() => self.send_status(state, false).await?,
+            }
+        }
+    }
+
+    async fn send_status(&mut self, state: &StreamState, reply_requested: bool) -> Result<(), SourceError> {
+        let acked = *self.acks.borrow();
+        let idle = state.transaction.is_none()
+            && state.streaming_xid.is_none()
+            && !self.spill.has_open_transactions()
+            && self.builder.is_empty()
+            && acked >= self.builder.last_sent_flush_lsn();
+        // When everything received is durable, the server's position itself is safe to confirm:
+        // no transaction can commit below it any more, and confirming lets the server recycle WAL.
+        let flushed = if idle { acked.max(state.server_wal_end) } else { acked };
+        let update = StandbyStatusUpdate {
+            written: state.received.max(flushed),
+            flushed,
+            applied: flushed,
+            client_time: unix_micros_to_postgres_time(unix_micros_now()),
+            reply_requested,
+        };
+        self.connection.send_copy_data(update.encode()).await?;
+        Ok(())
+    }
+}
+
+/// Stream position bookkeeping of one session.
+#[derive(Debug, Default)]
+struct StreamState {
+    transaction: Option<OpenTransaction>,
+    /// Top-level xid of the streamed block being received, between Stream Start and Stop.
+    streaming_xid: Option<u32>,
+    /// Highest WAL position received.
+    received: Lsn,
+    /// Highest WAL end the server reported in a keepalive.
+    server_wal_end: Lsn,
+}
+
+/// The (sub)transaction id of a message that belongs to a streamed transaction's content.
+fn streamed_change_xid(message: &PgOutputMessage) -> Option<u32> {
+    match message {
+        PgOutputMessage::Relation(m) => m.xid,
+        PgOutputMessage::Type(m) => m.xid,
+        PgOutputMessage::Insert(m) => m.xid,
+        PgOutputMessage::Update(m) => m.xid,
+        PgOutputMessage::Delete(m) => m.xid,
+        PgOutputMessage::Truncate(m) => m.xid,
+        PgOutputMessage::Message(m) => m.xid,
+        _ => None,
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn unix_micros_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|elapsed| i64::try_from(elapsed.as_micros()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
