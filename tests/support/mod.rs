@@ -1,0 +1,200 @@
+//! Shared harness of the end-to-end tests: a fresh database per test on a real
+//! PostgreSQL server, the real `wellhead` binary run against it, its JSON-lines
+//! output read back.
+//!
+//! Servers come from environment variables with the services script's loopback
+//! defaults: `WELLHEAD_TEST_PG15` (127.0.0.1:5432), `WELLHEAD_TEST_PG18`
+//! (127.0.0.1:5433), `WELLHEAD_TEST_PG_REPLICA` (127.0.0.1:5434, wal_level=replica).
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use tokio_postgres::{Client, NoTls};
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// A PostgreSQL server the tests run against.
+#[derive(Debug, Clone, Copy)]
+pub enum Server {
+    Pg15,
+    Pg18,
+    /// PostgreSQL 18 with wal_level=replica.
+    Pg18Replica,
+}
+
+impl Server {
+    pub fn address(self) -> String {
+        let (variable, default) = match self {
+            Server::Pg15 => ("WELLHEAD_TEST_PG15", "127.0.0.1:5432"),
+            Server::Pg18 => ("WELLHEAD_TEST_PG18", "127.0.0.1:5433"),
+            Server::Pg18Replica => ("WELLHEAD_TEST_PG_REPLICA", "127.0.0.1:5434"),
+        };
+        std::env::var(variable).unwrap_or_else(|_| default.to_owned())
+    }
+
+    pub fn url(self, database: &str) -> String {
+        format!("postgres://postgres@{}/{database}", self.address())
+    }
+}
+
+/// Connects a plain SQL client.
+pub async fn connect(url: &str) -> Client {
+    let (client, connection) =
+        tokio_postgres::connect(url, NoTls).await.unwrap_or_else(|e| panic!("connect {url}: {e}"));
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    client
+}
+
+/// A database created for one test, with unique slot and publication names.
+pub struct TestDatabase {
+    pub server: Server,
+    pub name: String,
+    pub client: Client,
+    pub dir: PathBuf,
+}
+
+impl TestDatabase {
+    pub async fn create(server: Server, label: &str) -> TestDatabase {
+        let name = format!("wh_{label}_{}_{}", std::process::id(), COUNTER.fetch_add(1, Ordering::SeqCst));
+        let admin = connect(&server.url("postgres")).await;
+        admin.batch_execute(&format!("CREATE DATABASE {name}")).await.expect("create database");
+        let client = connect(&server.url(&name)).await;
+        let dir = std::env::temp_dir().join("wellhead-tests").join(&name);
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("test dir");
+        TestDatabase { server, name, client, dir }
+    }
+
+    pub fn url(&self) -> String {
+        self.server.url(&self.name)
+    }
+
+    /// Writes a config streaming `tables` into `<dir>/out/<pipeline>.jsonl`.
+    pub fn write_config(&self, tables: &[&str], extra: &str) -> PathBuf {
+        let tables = tables.iter().map(|t| format!("\"{t}\"")).collect::<Vec<_>>().join(", ");
+        let config = format!(
+            "[[pipelines]]\nname = \"{name}\"\n\n[pipelines.source]\ntype = \"postgres\"\nurl = \"{url}\"\n\
+             tables = [{tables}]\nslot = \"{name}\"\npublication = \"{name}\"\n\n[pipelines.snapshot]\nmode = \"never\"\n\n\
+             [pipelines.sink]\ntype = \"jsonl\"\ndir = \"{out}\"\n\n[pipelines.checkpoint]\ndir = \"{state}\"\n{extra}\n",
+            name = self.name,
+            url = self.url(),
+            out = self.dir.join("out").display(),
+            state = self.dir.join("state").display(),
+        );
+        let path = self.dir.join("wellhead.toml");
+        std::fs::write(&path, config).expect("write config");
+        path
+    }
+
+    pub fn output_path(&self) -> PathBuf {
+        self.dir.join("out").join(format!("{}.jsonl", self.name))
+    }
+
+    /// The envelopes written so far.
+    pub fn read_output(&self) -> Vec<serde_json::Value> {
+        read_jsonl(&self.output_path())
+    }
+
+    /// Drops the slot (if any) and the database.
+    pub async fn drop(self) {
+        let admin = connect(&self.server.url("postgres")).await;
+        let _ = admin
+            .batch_execute(&format!(
+                "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = '{0}' AND active;
+                 SELECT pg_sleep(0.2);
+                 SELECT pg_drop_replication_slot('{0}') FROM pg_replication_slots WHERE slot_name = '{0}';",
+                self.name
+            ))
+            .await;
+        let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)).await;
+    }
+}
+
+pub fn read_jsonl(path: &Path) -> Vec<serde_json::Value> {
+    let Ok(text) = std::fs::read_to_string(path) else { return Vec::new() };
+    text.lines()
+        .filter(|line| !line.is_empty())
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("bad JSON line {line:?}: {e}")))
+        .collect()
+}
+
+/// A running `wellhead run`.
+pub struct Wellhead {
+    pub child: Child,
+    pub log: PathBuf,
+}
+
+impl Wellhead {
+    pub fn start(config: &Path) -> Wellhead {
+        let log = config.with_extension(format!("{}.log", COUNTER.fetch_add(1, Ordering::SeqCst)));
+        let log_file = std::fs::File::create(&log).expect("log file");
+        let child = Command::new(env!("CARGO_BIN_EXE_wellhead"))
+            .args(["run", "--config"])
+            .arg(config)
+            .env("WELLHEAD_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(log_file)
+            .spawn()
+            .expect("spawn wellhead");
+        Wellhead { child, log }
+    }
+
+    /// Sends a signal (`INT`, `TERM`, `KILL`).
+    pub fn signal(&self, name: &str) {
+        let status =
+            Command::new("kill").arg(format!("-{name}")).arg(self.child.id().to_string()).status().expect("kill");
+        assert!(status.success(), "kill -{name} failed");
+    }
+
+    /// Waits for exit; returns the exit code (None when killed by a signal).
+    pub fn wait(mut self, timeout: Duration) -> Option<i32> {
+        let start = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return status.code();
+            }
+            if start.elapsed() > timeout {
+                let _ = self.child.kill();
+                panic!("wellhead did not exit within {timeout:?}; log:\n{}", self.log_text());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits until the log says streaming started.
+    pub async fn wait_streaming(&mut self) {
+        let start = Instant::now();
+        while !self.log_text().contains("Streaming changes.") {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                panic!("wellhead exited early ({status}); log:\n{}", self.log_text());
+            }
+            assert!(start.elapsed() < Duration::from_secs(60), "not streaming after 60 s; log:\n{}", self.log_text());
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Drop for Wellhead {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Polls `condition` until it holds or `timeout` passes.
+pub async fn wait_for(timeout: Duration, what: &str, mut condition: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !condition() {
+        assert!(start.elapsed() < timeout, "timed out after {timeout:?} waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
