@@ -61,6 +61,15 @@ pub fn describe_sql_error(error: &tokio_postgres::Error) -> String {
             }
             text
         }
-        None => error.to_string(),
+        None => {
+            // tokio-postgres names only the kind ("error performing TLS handshake"); the cause is in the chain.
+            let mut text = error.to_string();
+            let mut cause = std::error::Error::source(error);
+            while let Some(inner) = cause {
+                text.push_str(&format!(": {inner}"));
+                cause = inner.source();
+            }
+            text
+        }
     }
 }
