@@ -157,7 +157,16 @@ impl Session<'_> {
     async fn handle_frame(&mut self, frame: Bytes, state: &mut StreamState) -> Result<(), SourceError> {
         match ReplicationMessage::decode(&frame)? {
             ReplicationMessage::PrimaryKeepalive(keepalive) => {
-                state.server_wal_end = state.server_wal_end.max(keepalive.wal_end);
+                // With nothing in flight, every transaction that committed before the server's
+                // position has been received and handed over: the position itself may become the
+                // checkpoint (through an ack-only batch), so the slot does not pin WAL while idle.
+                let idle = state.transaction.is_none()
+                    && state.streaming_xid.is_none()
+                    && !self.spill.has_open_transactions()
+                    && self.builder.is_empty();
+                if idle {
+                    self.builder.complete_transaction(keepalive.wal_end);
+                }
                 if keepalive.reply_requested {
                     self.send_status(state, false).await?;
                 }
@@ -339,15 +348,8 @@ impl Session<'_> {
     }
 
     async fn send_status(&mut self, state: &StreamState, reply_requested: bool) -> Result<(), SourceError> {
-        let acked = *self.acks.borrow();
-        let idle = state.transaction.is_none()
-            && state.streaming_xid.is_none()
-            && !self.spill.has_open_transactions()
-            && self.builder.is_empty()
-            && acked >= self.builder.last_sent_flush_lsn();
-        // When everything received is durable, the server's position itself is safe to confirm:
-        // no transaction can commit below it any more, and confirming lets the server recycle WAL.
-        let flushed = if idle { acked.max(state.server_wal_end) } else { acked };
+        // Only what the sink has made durable and checkpointed; never what was merely received.
+        let flushed = *self.acks.borrow();
         let update = StandbyStatusUpdate {
             written: state.received.max(flushed),
             flushed,
@@ -368,8 +370,6 @@ struct StreamState {
     streaming_xid: Option<u32>,
     /// Highest WAL position received.
     received: Lsn,
-    /// Highest WAL end the server reported in a keepalive.
-    server_wal_end: Lsn,
 }
 
 /// The (sub)transaction id of a message that belongs to a streamed transaction's content.
