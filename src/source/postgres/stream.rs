@@ -15,13 +15,14 @@
 //! replies, `wal_sender_timeout` ends the session.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::sync::watch;
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_postgres::Client;
-use wellhead_decoders::change::{ChangeEvent, Lsn, Operation, PgPosition, Position, TransactionInfo};
+use wellhead_decoders::change::{ChangeEvent, Lsn, Operation, PgPosition, Position, Row, TableSchema, TransactionInfo};
 use wellhead_decoders::pgoutput::{
     DecodeContext, OldTuple, PgOutputMessage, ReplicationMessage, StandbyStatusUpdate, postgres_time_to_unix_micros,
     unix_micros_to_postgres_time,
@@ -68,6 +69,16 @@ impl OpenTransaction {
         *table_order += 1;
         TransactionInfo { id: self.xid.to_string(), total_order: self.total_order, data_collection_order: *table_order }
     }
+}
+
+/// One decoded row change, before it gets its place in the transaction.
+#[derive(Debug)]
+struct RowChange {
+    relation_oid: u32,
+    operation: Operation,
+    before: Option<Row>,
+    after: Option<Row>,
+    schema: Arc<TableSchema>,
 }
 
 /// How a session ended without error.
@@ -204,8 +215,16 @@ impl Session<'_> {
             PgOutputMessage::Type(type_message) => self.catalog.invalidate(type_message.type_oid),
             PgOutputMessage::Insert(insert) => {
                 let schema = self.schema(insert.relation_oid)?;
-                let after = decode_row(&schema, &insert.new)?;
-                self.emit(state, insert.relation_oid, wal_start, Operation::Insert, None, Some(after), schema).await?;
+                let after = Some(decode_row(&schema, &insert.new)?);
+                let change = RowChange {
+                    relation_oid: insert.relation_oid,
+                    operation: Operation::Insert,
+                    before: None,
+                    after,
+                    schema,
+                };
+                self.push_event(state, wal_start, change)?;
+                self.cut_if_full(state).await?;
             }
             PgOutputMessage::Update(update) => {
                 let schema = self.schema(update.relation_oid)?;
@@ -213,22 +232,44 @@ impl Session<'_> {
                     Some(OldTuple::Key(tuple) | OldTuple::Full(tuple)) => Some(decode_row(&schema, tuple)?),
                     None => None,
                 };
-                let after = decode_row(&schema, &update.new)?;
-                self.emit(state, update.relation_oid, wal_start, Operation::Update, before, Some(after), schema)
-                    .await?;
+                let after = Some(decode_row(&schema, &update.new)?);
+                let change = RowChange {
+                    relation_oid: update.relation_oid,
+                    operation: Operation::Update,
+                    before,
+                    after,
+                    schema,
+                };
+                self.push_event(state, wal_start, change)?;
+                self.cut_if_full(state).await?;
             }
             PgOutputMessage::Delete(delete) => {
                 let schema = self.schema(delete.relation_oid)?;
                 let (OldTuple::Key(tuple) | OldTuple::Full(tuple)) = &delete.old;
-                let before = decode_row(&schema, tuple)?;
-                self.emit(state, delete.relation_oid, wal_start, Operation::Delete, Some(before), None, schema).await?;
+                let before = Some(decode_row(&schema, tuple)?);
+                let change = RowChange {
+                    relation_oid: delete.relation_oid,
+                    operation: Operation::Delete,
+                    before,
+                    after: None,
+                    schema,
+                };
+                self.push_event(state, wal_start, change)?;
+                self.cut_if_full(state).await?;
             }
             PgOutputMessage::Truncate(truncate) => {
                 // All tables of one TRUNCATE share its LSN; they go into one batch together so
                 // that a checkpoint never falls between them.
                 for relation_oid in &truncate.relation_oids {
                     let schema = self.schema(*relation_oid)?;
-                    self.push_event(state, *relation_oid, wal_start, Operation::Truncate, None, None, schema)?;
+                    let change = RowChange {
+                        relation_oid: *relation_oid,
+                        operation: Operation::Truncate,
+                        before: None,
+                        after: None,
+                        schema,
+                    };
+                    self.push_event(state, wal_start, change)?;
                 }
                 self.cut_if_full(state).await?;
             }
@@ -263,52 +304,28 @@ impl Session<'_> {
         Ok(())
     }
 
-    fn schema(&self, relation_oid: u32) -> Result<std::sync::Arc<wellhead_decoders::change::TableSchema>, SourceError> {
+    fn schema(&self, relation_oid: u32) -> Result<Arc<TableSchema>, SourceError> {
         self.relations.get(relation_oid).cloned().ok_or_else(|| {
             SourceError::Protocol(format!("change for relation {relation_oid} before its Relation message"))
         })
     }
 
-    #[allow(clippy::too_many_arguments)]
-    async fn emit(
-        &mut self,
-        state: &mut StreamState,
-        relation_oid: u32,
-        wal_start: Lsn,
-        operation: Operation,
-        before: Option<Vec<wellhead_decoders::change::ColumnValue>>,
-        after: Option<Vec<wellhead_decoders::change::ColumnValue>>,
-        schema: std::sync::Arc<wellhead_decoders::change::TableSchema>,
-    ) -> Result<(), SourceError> {
-        self.push_event(state, relation_oid, wal_start, operation, before, after, schema)?;
-        self.cut_if_full(state).await
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn push_event(
-        &mut self,
-        state: &mut StreamState,
-        relation_oid: u32,
-        wal_start: Lsn,
-        operation: Operation,
-        before: Option<Vec<wellhead_decoders::change::ColumnValue>>,
-        after: Option<Vec<wellhead_decoders::change::ColumnValue>>,
-        schema: std::sync::Arc<wellhead_decoders::change::TableSchema>,
-    ) -> Result<(), SourceError> {
+    /// Turns a row change into an event of the open transaction, unless it was handed over before.
+    fn push_event(&mut self, state: &mut StreamState, wal_start: Lsn, change: RowChange) -> Result<(), SourceError> {
         let transaction = state
             .transaction
             .as_mut()
             .ok_or_else(|| SourceError::Protocol("row change outside a transaction".into()))?;
         let position = PgPosition { commit_lsn: transaction.commit_lsn, lsn: wal_start };
-        let order = transaction.next_order(relation_oid);
+        let order = transaction.next_order(change.relation_oid);
         if self.handed_over.is_some_and(|handed| position <= handed) {
             return Ok(());
         }
         self.builder.push(ChangeEvent {
-            schema,
-            operation,
-            before,
-            after,
+            schema: change.schema,
+            operation: change.operation,
+            before: change.before,
+            after: change.after,
             position: Position::Postgres(position),
             commit_time_micros: transaction.commit_time_micros,
             transaction: Some(order),

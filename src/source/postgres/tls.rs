@@ -68,7 +68,7 @@ impl TlsSettings {
             SslMode::Prefer | SslMode::Require => Some(
                 builder
                     .dangerous()
-                    .with_custom_certificate_verifier(Arc::new(EncryptOnly { provider }))
+                    .with_custom_certificate_verifier(Arc::new(RelaxedVerifier { chain: None, provider }))
                     .with_no_client_auth(),
             ),
             SslMode::VerifyCa | SslMode::VerifyFull => {
@@ -86,11 +86,14 @@ impl TlsSettings {
                                 reason: error.to_string(),
                             })?;
                     let builder =
-                        ClientConfig::builder_with_provider(provider).with_safe_default_protocol_versions()?;
+                        ClientConfig::builder_with_provider(provider.clone()).with_safe_default_protocol_versions()?;
                     Some(
                         builder
                             .dangerous()
-                            .with_custom_certificate_verifier(Arc::new(ChainOnly { inner }))
+                            .with_custom_certificate_verifier(Arc::new(RelaxedVerifier {
+                                chain: Some(inner),
+                                provider: provider.clone(),
+                            }))
                             .with_no_client_auth(),
                     )
                 } else {
@@ -114,22 +117,31 @@ fn load_roots(path: &str) -> Result<RootCertStore, TlsSetupError> {
     Ok(roots)
 }
 
-/// `sslmode=require`/`prefer`: encrypt, accept any certificate (libpq's meaning).
+/// The two libpq modes rustls has no built-in verifier for:
+/// `require`/`prefer` (encrypt, accept any certificate: `chain` is `None`) and
+/// `verify-ca` (the chain must lead to the root; the host name is not checked).
 #[derive(Debug)]
-struct EncryptOnly {
+struct RelaxedVerifier {
+    chain: Option<Arc<rustls::client::WebPkiServerVerifier>>,
     provider: Arc<rustls::crypto::CryptoProvider>,
 }
 
-impl ServerCertVerifier for EncryptOnly {
+impl ServerCertVerifier for RelaxedVerifier {
     fn verify_server_cert(
         &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
+        let Some(chain) = &self.chain else { return Ok(ServerCertVerified::assertion()) };
+        match chain.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now) {
+            Err(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::NotValidForName | rustls::CertificateError::NotValidForNameContext { .. },
+            )) => Ok(ServerCertVerified::assertion()),
+            other => other,
+        }
     }
     fn verify_tls12_signature(
         &self,
@@ -149,49 +161,5 @@ impl ServerCertVerifier for EncryptOnly {
     }
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.provider.signature_verification_algorithms.supported_schemes()
-    }
-}
-
-/// `sslmode=verify-ca`: the chain must lead to the root; the host name is not checked.
-#[derive(Debug)]
-struct ChainOnly {
-    inner: Arc<rustls::client::WebPkiServerVerifier>,
-}
-
-impl ServerCertVerifier for ChainOnly {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        server_name: &ServerName<'_>,
-        ocsp_response: &[u8],
-        now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        match self.inner.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now) {
-            Err(rustls::Error::InvalidCertificate(rustls::CertificateError::NotValidForName))
-            | Err(rustls::Error::InvalidCertificate(rustls::CertificateError::NotValidForNameContext { .. })) => {
-                Ok(ServerCertVerified::assertion())
-            }
-            other => other,
-        }
-    }
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.inner.verify_tls12_signature(message, cert, dss)
-    }
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.inner.verify_tls13_signature(message, cert, dss)
-    }
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.inner.supported_verify_schemes()
     }
 }
