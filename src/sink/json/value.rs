@@ -5,12 +5,12 @@
 //! | value | JSON |
 //! |---|---|
 //! | bool, int, oid | JSON literal / number |
-//! | float | number; `"NaN"`, `"Infinity"`, `"-Infinity"`; `-0` kept |
+//! | float | number, shortest exact digits, exponent form outside 1e-6 ≤ \|x\| < 1e21 (`1.7976931348623157e308`); `"NaN"`, `"Infinity"`, `"-Infinity"`; `-0` kept |
 //! | numeric, money | string with every digit (`"12.500"`, `"NaN"`) |
 //! | bytes | `"\\x0aff"` |
 //! | date, time, timestamps | ISO 8601 (`"2024-05-01T12:00:00.5+00:00"`), `"0044-03-15 BC"`, `"infinity"` |
 //! | interval | ISO 8601 duration (`"P1Y2M3DT4H5M6.5S"`) |
-//! | json, jsonb | the document itself, verbatim |
+//! | json, jsonb | the document itself, verbatim but for line breaks, which become spaces |
 //! | array | nested JSON arrays; with a lower bound other than 1: `{"lower_bounds": [..], "elements": [..]}` |
 //! | composite | object of its fields |
 //! | range | `{"empty": true}` or `{"lower": v, "lower_inclusive": b, "upper": v, "upper_inclusive": b}` |
@@ -29,8 +29,8 @@ pub fn write_value(out: &mut String, value: &Value) {
         Value::Int32(n) => push_display(out, n),
         Value::Int64(n) => push_display(out, n),
         Value::Oid(n) => push_display(out, n),
-        Value::Float32(f) => write_float(out, f64::from(*f), f.is_finite(), || f.to_string()),
-        Value::Float64(f) => write_float(out, *f, f.is_finite(), || f.to_string()),
+        Value::Float32(f) => write_float(out, f64::from(*f), |exponent| shortest(*f, exponent)),
+        Value::Float64(f) => write_float(out, *f, |exponent| shortest(*f, exponent)),
         Value::Numeric(numeric) => write_string(out, &numeric.to_string()),
         Value::Money(minor_units) => {
             let sign = if *minor_units < 0 { "-" } else { "" };
@@ -69,8 +69,10 @@ pub fn write_value(out: &mut String, value: &Value) {
                 let _ = write!(s, "{byte:02x}");
             }
         }),
-        // The database validated the document; it is embedded as it was rendered.
-        Value::Json(document) => out.push_str(document),
+        // The database validated the document; it is embedded as it was rendered, except that
+        // line breaks become spaces so that one envelope stays one line. In a valid document
+        // they can only be whitespace between tokens (a string cannot hold a raw one).
+        Value::Json(document) => out.extend(document.chars().map(|c| if matches!(c, '\n' | '\r') { ' ' } else { c })),
         Value::Inet(inet) => write_string(out, &format!("{}/{}", inet.address, inet.prefix_length)),
         Value::MacAddr(bytes) => write_string(out, &hex_groups(bytes)),
         Value::MacAddr8(bytes) => write_string(out, &hex_groups(bytes)),
@@ -141,9 +143,15 @@ fn quoted(out: &mut String, body: impl FnOnce(&mut String)) {
     out.push('"');
 }
 
-fn write_float(out: &mut String, value: f64, finite: bool, shortest: impl FnOnce() -> String) {
-    if finite {
-        out.push_str(&shortest());
+/// Floats this large or small are written with an exponent, as JavaScript does:
+/// plain digits would run to hundreds of characters (`f64::MAX`, `5e-324`) and
+/// some JSON readers (serde_json without `float_roundtrip`) reject them as out of range.
+const PLAIN_FLOAT_RANGE: std::ops::Range<f64> = 1e-6..1e21;
+
+/// `shortest(exponent_form)` renders a finite value in its shortest exact digits.
+fn write_float(out: &mut String, value: f64, shortest: impl FnOnce(bool) -> String) {
+    if value.is_finite() {
+        out.push_str(&shortest(value != 0.0 && !PLAIN_FLOAT_RANGE.contains(&value.abs())));
     } else if value.is_nan() {
         out.push_str("\"NaN\"");
     } else if value > 0.0 {
@@ -151,6 +159,11 @@ fn write_float(out: &mut String, value: f64, finite: bool, shortest: impl FnOnce
     } else {
         out.push_str("\"-Infinity\"");
     }
+}
+
+/// Rust's shortest round-trip digits, plain (`0.1`, `-0`) or with an exponent (`1e-45`).
+fn shortest<F: std::fmt::Display + std::fmt::LowerExp>(value: F, exponent_form: bool) -> String {
+    if exponent_form { format!("{value:e}") } else { value.to_string() }
 }
 
 fn write_timestamp_value(out: &mut String, timestamp: &Timestamp, with_zone: bool) {
@@ -216,4 +229,39 @@ fn write_dimension<'a>(out: &mut String, lengths: &[usize], elements: &mut impl 
         }
     }
     out.push(']');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn json(value: Value) -> String {
+        let mut out = String::new();
+        write_value(&mut out, &value);
+        out
+    }
+
+    #[test]
+    fn json_documents_stay_on_one_line() {
+        let document = "{\"a\": [1,\r\n 2.50],\n \"s\": \"x\\ny\"}";
+        assert_eq!(json(Value::Json(document.to_owned())), "{\"a\": [1,   2.50],  \"s\": \"x\\ny\"}");
+    }
+
+    #[test]
+    fn floats_are_shortest_and_exact() {
+        assert_eq!(json(Value::Float64(f64::MAX)), "1.7976931348623157e308");
+        assert_eq!(json(Value::Float64(5e-324)), "5e-324");
+        assert_eq!(json(Value::Float64(-1.2345678901234568e21)), "-1.2345678901234568e21");
+        assert_eq!(json(Value::Float64(1.2345678901234568e20)), "123456789012345680000");
+        assert_eq!(json(Value::Float64(0.000001)), "0.000001");
+        assert_eq!(json(Value::Float64(-0.0)), "-0");
+        assert_eq!(json(Value::Float64(f64::NAN)), "\"NaN\"");
+        assert_eq!(json(Value::Float32(f32::MAX)), "3.4028235e38");
+        assert_eq!(json(Value::Float32(1e-45)), "1e-45");
+        assert_eq!(json(Value::Float32(0.1)), "0.1");
+        assert_eq!(json(Value::Float32(f32::NEG_INFINITY)), "\"-Infinity\"");
+        for text in ["1.7976931348623157e308", "5e-324", "3.4028235e38"] {
+            assert!(serde_json::from_str::<serde_json::Value>(text).is_ok(), "{text}");
+        }
+    }
 }
