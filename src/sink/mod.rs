@@ -15,7 +15,7 @@ mod stdout;
 use tokio::sync::watch;
 use wellhead_decoders::change::Lsn;
 
-use crate::checkpoint::{CheckpointError, CheckpointStore};
+use crate::checkpoint::{Checkpoint, CheckpointError, CheckpointStore};
 use crate::config::{PipelineConfig, SinkConfig, SourceConfig};
 use crate::pipeline::batch::{Batch, BatchReceiver};
 
@@ -100,6 +100,12 @@ pub fn drain(
     mut receiver: BatchReceiver,
     acks: watch::Sender<Lsn>,
 ) -> Result<(), SinkError> {
+    // A first, empty checkpoint goes down before anything is written: output without a
+    // checkpoint is refused on start (`OrphanOutput`), so a crash between the first write
+    // and the first save must not be able to leave that state behind.
+    if store.current().is_none() {
+        store.save(Checkpoint::default())?;
+    }
     let mut checkpoint = store.current().cloned().unwrap_or_default();
     while let Some(first) = receiver.blocking_recv() {
         let mut round = vec![first];

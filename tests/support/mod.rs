@@ -190,6 +190,48 @@ impl Drop for Wellhead {
     }
 }
 
+/// What a `wellhead` subcommand that ran to completion printed, and how it exited.
+#[derive(Debug)]
+pub struct Finished {
+    /// Exit code (None when ended by a signal).
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs `wellhead <args>` to completion with `env` added to its environment;
+/// panics (after killing it) when it takes longer than `timeout`.
+pub fn run_wellhead(args: &[&str], env: &[(&str, &str)], timeout: Duration) -> Finished {
+    let child = Command::new(env!("CARGO_BIN_EXE_wellhead"))
+        .args(args)
+        .envs(env.iter().copied())
+        .env("WELLHEAD_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn wellhead");
+    let pid = child.id();
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = sender.send(child.wait_with_output());
+    });
+    match receiver.recv_timeout(timeout) {
+        Ok(output) => {
+            let output = output.expect("wait for wellhead");
+            Finished {
+                code: output.status.code(),
+                stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+                stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+            }
+        }
+        Err(_) => {
+            let _ = Command::new("kill").arg("-KILL").arg(pid.to_string()).status();
+            panic!("wellhead {args:?} did not finish within {timeout:?}");
+        }
+    }
+}
+
 /// Polls `condition` until it holds or `timeout` passes.
 pub async fn wait_for(timeout: Duration, what: &str, mut condition: impl FnMut() -> bool) {
     let start = Instant::now();

@@ -1,0 +1,397 @@
+//! Exactly once across crashes, on PostgreSQL 15: `wellhead run` is killed with
+//! SIGKILL at random moments (once stopped with SIGTERM instead) while a writer
+//! keeps committing, and restarted each time; the one JSON-lines file must end
+//! up holding every committed change once, in commit order, transactions whole.
+//!
+//! ```text
+//!  writer ──commit──► PostgreSQL ──slot──► wellhead ─(kill -9 / restart) × ROUNDS─► out.jsonl
+//!     └── log of committed transactions ───────────── must equal ─────────────────────┘
+//! ```
+//!
+//! The oracle is the writer's own log: it is the only writer and awaits each
+//! COMMIT, so its log is in commit order. Every insert and update sets `seq`
+//! from one sequence, so each change carries a unique value.
+//!
+//! Each run gets one of two batch settings, picked at random: small batches
+//! (with some large transactions, crashes land between batches of one
+//! transaction) or slow ones (the sink lags what was received by up to a
+//! second, so a slot confirmed ahead of the checkpoint would lose changes).
+//!
+//! The kill delays and the writer's choices come from a seeded generator; the
+//! seed is printed, and `WELLHEAD_TEST_SEED=<n>` replays the same choices
+//! (the interleaving with the server still varies).
+
+mod support;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use support::{Server, TestDatabase, Wellhead};
+
+/// How many times wellhead is stopped and restarted while the writer runs.
+const ROUNDS: usize = 22;
+/// The round that stops wellhead with SIGTERM (graceful) instead of SIGKILL.
+const SIGTERM_ROUND: usize = 11;
+/// Kill delay after streaming started, in milliseconds: `KILL_DELAY_MIN..=KILL_DELAY_MAX`.
+/// It reaches well past the source's 1 s status interval, so that kills also land
+/// after the slot was confirmed (a confirmation ahead of the checkpoint would lose changes).
+const KILL_DELAY_MIN: u64 = 50;
+const KILL_DELAY_MAX: u64 = 2_000;
+/// `(max_batch_events, max_batch_millis)` of a run: small batches cut transactions
+/// into pieces; slow batches keep the sink a second behind the stream.
+const SMALL_BATCHES: (usize, u64) = (50, 100);
+const SLOW_BATCHES: (usize, u64) = (4096, 1000);
+/// One transaction in this many is a bulk insert of [`BULK_ROWS`] rows (spanning several batches).
+const BULK_EVERY: u64 = 12;
+const BULK_ROWS: i64 = 130;
+/// How long the last run may take to write what the writer committed.
+const CATCH_UP_TIMEOUT: Duration = Duration::from_secs(60);
+/// The output counts as stalled when it has not grown for this long.
+const STALL: Duration = Duration::from_secs(5);
+const TABLES: [&str; 3] = ["t1", "t2", "t3"];
+
+/// SplitMix64: small, seedable, good enough to pick delays and operations.
+struct Random(u64);
+
+impl Random {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `low..=high`.
+    fn between(&mut self, low: u64, high: u64) -> u64 {
+        low + self.next() % (high - low + 1)
+    }
+
+    fn index(&mut self, length: usize) -> usize {
+        (self.next() % length as u64) as usize
+    }
+}
+
+fn seed() -> u64 {
+    match std::env::var("WELLHEAD_TEST_SEED") {
+        Ok(text) => text.trim().parse().unwrap_or_else(|e| panic!("WELLHEAD_TEST_SEED={text:?}: {e}")),
+        Err(_) => std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|elapsed| elapsed.as_nanos() as u64)
+            .unwrap_or(1),
+    }
+}
+
+/// One row change as the writer made it and as the output must show it.
+/// Deletes carry no `seq`: with REPLICA IDENTITY DEFAULT the old row holds only the key.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Change {
+    table: &'static str,
+    op: char,
+    id: i64,
+    seq: Option<i64>,
+}
+
+/// Commits small mixed transactions (and now and then a bulk insert) until `stop`;
+/// returns every committed transaction's changes, in commit order.
+async fn write_until_stopped(url: String, seed: u64, stop: Arc<AtomicBool>) -> Vec<Vec<Change>> {
+    let client = support::connect(&url).await;
+    let mut random = Random(seed);
+    let mut live: [Vec<i64>; 3] = [Vec::new(), Vec::new(), Vec::new()];
+    let mut next_id: i64 = 1;
+    let mut committed = Vec::new();
+    while !stop.load(Ordering::SeqCst) {
+        let mut changes = Vec::new();
+        client.batch_execute("BEGIN").await.expect("begin");
+        if random.next().is_multiple_of(BULK_EVERY) {
+            let table = random.index(TABLES.len());
+            let rows = client
+                .query(
+                    &format!(
+                        "INSERT INTO {} (id, seq, note) SELECT g, nextval('change_seq'), 'bulk'
+                           FROM generate_series($1::bigint, $2::bigint) g ORDER BY g RETURNING id, seq",
+                        TABLES[table]
+                    ),
+                    &[&next_id, &(next_id + BULK_ROWS - 1)],
+                )
+                .await
+                .expect("bulk insert");
+            for row in rows {
+                let id: i64 = row.get(0);
+                live[table].push(id);
+                changes.push(Change { table: TABLES[table], op: 'c', id, seq: Some(row.get(1)) });
+            }
+            next_id += BULK_ROWS;
+        } else {
+            for _ in 0..random.between(1, 3) {
+                let table = random.index(TABLES.len());
+                let id = next_id;
+                next_id += 1;
+                let row = client
+                    .query_one(
+                        &format!(
+                            "INSERT INTO {} (id, seq, note) VALUES ($1, nextval('change_seq'), 'new') RETURNING seq",
+                            TABLES[table]
+                        ),
+                        &[&id],
+                    )
+                    .await
+                    .expect("insert");
+                live[table].push(id);
+                changes.push(Change { table: TABLES[table], op: 'c', id, seq: Some(row.get(0)) });
+            }
+            let table = random.index(TABLES.len());
+            if !live[table].is_empty() {
+                let id = live[table][random.index(live[table].len())];
+                let row = client
+                    .query_one(
+                        &format!(
+                            "UPDATE {} SET seq = nextval('change_seq'), note = 'updated' WHERE id = $1 RETURNING seq",
+                            TABLES[table]
+                        ),
+                        &[&id],
+                    )
+                    .await
+                    .expect("update");
+                changes.push(Change { table: TABLES[table], op: 'u', id, seq: Some(row.get(0)) });
+            }
+            let table = random.index(TABLES.len());
+            if !live[table].is_empty() {
+                let id = live[table].swap_remove(random.index(live[table].len()));
+                let deleted = client
+                    .execute(&format!("DELETE FROM {} WHERE id = $1", TABLES[table]), &[&id])
+                    .await
+                    .expect("delete");
+                assert_eq!(deleted, 1, "row {id} of {} exists", TABLES[table]);
+                changes.push(Change { table: TABLES[table], op: 'd', id, seq: None });
+            }
+        }
+        client.batch_execute("COMMIT").await.expect("commit");
+        committed.push(changes);
+        tokio::time::sleep(Duration::from_millis(random.between(1, 6))).await;
+    }
+    committed
+}
+
+/// The output's changes, split into transactions where the transaction id changes.
+/// Also checks each transaction's `total_order` runs 1..n and commit LSNs never decrease.
+fn output_transactions(events: &[serde_json::Value]) -> Vec<Vec<Change>> {
+    let mut transactions: Vec<Vec<Change>> = Vec::new();
+    let mut previous: Option<(String, u64, u64)> = None;
+    for (line, event) in events.iter().enumerate() {
+        let table = event["source"]["table"].as_str().expect("source.table");
+        let table = TABLES.into_iter().find(|t| *t == table).unwrap_or_else(|| panic!("unknown table {table}"));
+        let op = event["op"].as_str().and_then(|op| op.chars().next()).expect("op");
+        let row = if event["after"].is_null() { &event["before"] } else { &event["after"] };
+        let change = Change { table, op, id: row["id"].as_i64().expect("id"), seq: row["seq"].as_i64() };
+        let id = event["transaction"]["id"].as_str().expect("transaction.id").to_owned();
+        let order = event["transaction"]["total_order"].as_u64().expect("total_order");
+        let commit_lsn = event["source"]["commit_lsn"].as_u64().expect("commit_lsn");
+        match &previous {
+            Some((last_id, last_order, last_commit)) if *last_id == id => {
+                assert_eq!(order, last_order + 1, "line {line}: total_order continues within transaction {id}");
+                assert_eq!(commit_lsn, *last_commit, "line {line}: one commit LSN per transaction");
+                transactions.last_mut().expect("open transaction").push(change);
+            }
+            Some((_, _, last_commit)) => {
+                assert_eq!(order, 1, "line {line}: transaction {id} starts at total_order 1");
+                assert!(commit_lsn > *last_commit, "line {line}: commit LSNs increase");
+                transactions.push(vec![change]);
+            }
+            None => {
+                assert_eq!(order, 1, "line {line}: transaction {id} starts at total_order 1");
+                transactions.push(vec![change]);
+            }
+        }
+        previous = Some((id, order, commit_lsn));
+    }
+    transactions
+}
+
+/// Where the output departs from what was committed, with context, for the failure message.
+fn describe_difference(expected: &[Change], actual: &[Change]) -> String {
+    let first = expected.iter().zip(actual).position(|(e, a)| e != a).unwrap_or(expected.len().min(actual.len()));
+    let around = |changes: &[Change]| {
+        let start = first.saturating_sub(3);
+        changes[start.min(changes.len())..(first + 4).min(changes.len())].to_vec()
+    };
+    let expected_set: std::collections::HashSet<&Change> = expected.iter().collect();
+    let actual_set: std::collections::HashSet<&Change> = actual.iter().collect();
+    let missing = expected.iter().filter(|c| !actual_set.contains(c)).count();
+    let unexpected = actual.iter().filter(|c| !expected_set.contains(c)).count();
+    let duplicated = actual.len() - actual_set.len();
+    format!(
+        "expected {} changes, got {}; {missing} missing, {unexpected} never committed, {duplicated} repeated; \
+         first difference at change {first}:\n expected {:?}\n actual   {:?}",
+        expected.len(),
+        actual.len(),
+        around(expected),
+        around(actual)
+    )
+}
+
+/// True when the pipeline's checkpoint ends inside a transaction (its last
+/// event's commit LSN lies beyond the last complete transaction's end).
+fn checkpoint_is_mid_transaction(db: &TestDatabase) -> bool {
+    let path = db.dir.join("state").join(format!("{}.checkpoint.json", db.name));
+    let Ok(text) = std::fs::read_to_string(path) else { return false };
+    let checkpoint: serde_json::Value = serde_json::from_str(&text).expect("checkpoint JSON");
+    let lsn = |value: &serde_json::Value| {
+        let (high, low) = value.as_str().and_then(|text| text.split_once('/')).expect("LSN text");
+        (u64::from_str_radix(high, 16).expect("LSN") << 32) | u64::from_str_radix(low, 16).expect("LSN")
+    };
+    let last_commit = &checkpoint["last_position"]["commit_lsn"];
+    !last_commit.is_null() && lsn(last_commit) > lsn(&checkpoint["flush_lsn"])
+}
+
+/// Writes the config with `(max_batch_events, max_batch_millis)`; same pipeline, slot and checkpoint.
+fn write_config(db: &TestDatabase, (max_batch_events, max_batch_millis): (usize, u64)) -> std::path::PathBuf {
+    db.write_config(
+        &["public.t1", "public.t2", "public.t3"],
+        &format!(
+            "\n[pipelines.buffer]\nmax_batch_events = {max_batch_events}\nmax_batch_millis = {max_batch_millis}\n"
+        ),
+    )
+}
+
+fn line_count(path: &std::path::Path) -> usize {
+    std::fs::read(path).map(|bytes| bytes.iter().filter(|b| **b == b'\n').count()).unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_15_kill_and_restart_mid_stream_loses_and_repeats_nothing() {
+    let seed = seed();
+    println!("restart test seed {seed}; replay with WELLHEAD_TEST_SEED={seed}");
+    let started = Instant::now();
+    let mut random = Random(seed);
+    let db = TestDatabase::create(Server::Pg15, "restart").await;
+    db.client
+        .batch_execute(
+            "CREATE SEQUENCE change_seq;
+             CREATE TABLE t1 (id bigint PRIMARY KEY, seq bigint NOT NULL, note text);
+             CREATE TABLE t2 (id bigint PRIMARY KEY, seq bigint NOT NULL, note text);
+             CREATE TABLE t3 (id bigint PRIMARY KEY, seq bigint NOT NULL, note text);",
+        )
+        .await
+        .expect("schema");
+    let config = write_config(&db, SMALL_BATCHES);
+    let mut wellhead = Wellhead::start(&config);
+    wellhead.wait_streaming().await;
+
+    // The slot exists now: everything the writer commits from here on is in the stream.
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = tokio::spawn(write_until_stopped(db.url(), random.next(), stop.clone()));
+    let mut truncations = 0;
+    let mut mid_transaction_restarts = 0;
+    for round in 0..ROUNDS {
+        let delay = random.between(KILL_DELAY_MIN, KILL_DELAY_MAX);
+        tokio::time::sleep(Duration::from_millis(delay)).await;
+        let log = wellhead.log.clone();
+        if round == SIGTERM_ROUND {
+            wellhead.signal("TERM");
+            let code = wellhead.wait(Duration::from_secs(30));
+            let log = std::fs::read_to_string(&log).unwrap_or_default();
+            assert_eq!(code, Some(0), "seed {seed}, round {round}: SIGTERM exits cleanly; log:\n{log}");
+        } else {
+            if let Some(status) = wellhead.child.try_wait().expect("try_wait") {
+                panic!(
+                    "seed {seed}, round {round}: wellhead exited by itself ({status}); log:\n{}",
+                    wellhead.log_text()
+                );
+            }
+            wellhead.signal("KILL");
+            assert_eq!(wellhead.wait(Duration::from_secs(10)), None, "seed {seed}, round {round}: killed");
+        }
+        if checkpoint_is_mid_transaction(&db) {
+            mid_transaction_restarts += 1;
+        }
+        let batches = if random.next().is_multiple_of(2) { SMALL_BATCHES } else { SLOW_BATCHES };
+        wellhead = Wellhead::start(&write_config(&db, batches));
+        wellhead.wait_streaming().await;
+        if wellhead.log_text().contains("Truncating output written after the last checkpoint.") {
+            truncations += 1;
+        }
+    }
+    stop.store(true, Ordering::SeqCst);
+    let committed = writer.await.expect("writer");
+    let expected: Vec<Change> = committed.iter().flatten().cloned().collect();
+
+    // Let the last run catch up, then stop it cleanly.
+    let output = db.output_path();
+    let catch_up_started = Instant::now();
+    let (mut lines, mut last_growth) = (line_count(&output), Instant::now());
+    while lines < expected.len() && catch_up_started.elapsed() < CATCH_UP_TIMEOUT && last_growth.elapsed() < STALL {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let now = line_count(&output);
+        if now != lines {
+            (lines, last_growth) = (now, Instant::now());
+        }
+    }
+    // A shortfall is reported by the comparison below, which says what is missing.
+    let caught_up = line_count(&output) >= expected.len();
+    wellhead.signal("INT");
+    let log = wellhead.log.clone();
+    let code = wellhead.wait(Duration::from_secs(30));
+    let log = std::fs::read_to_string(&log).unwrap_or_default();
+    assert_eq!(code, Some(0), "seed {seed}: SIGINT exits cleanly; log:\n{log}");
+
+    let events = db.read_output();
+    let transactions = output_transactions(&events);
+    let actual: Vec<Change> = transactions.iter().flatten().cloned().collect();
+    assert!(
+        caught_up && actual == expected,
+        "seed {seed}: output differs from the committed changes (caught up: {caught_up}): {}",
+        describe_difference(&expected, &actual)
+    );
+    let sizes = |transactions: &[Vec<Change>]| transactions.iter().map(Vec::len).collect::<Vec<_>>();
+    assert_eq!(
+        sizes(&transactions),
+        sizes(&committed),
+        "seed {seed}: transactions arrive whole and contiguous, in commit order"
+    );
+    println!(
+        "{ROUNDS} restarts ({truncations} truncated output written after the last checkpoint, \
+         {mid_transaction_restarts} resumed inside a transaction), {} transactions, {} changes, {:.1} s",
+        committed.len(),
+        expected.len(),
+        started.elapsed().as_secs_f64()
+    );
+    db.drop().await;
+}
+
+/// The first checkpoint exists before any output does, so no crash can leave output
+/// without a checkpoint (which a start refuses as foreign); a kill before the first
+/// change restarts cleanly and streams what came after.
+#[tokio::test]
+async fn postgres_15_kill_before_the_first_change_restarts() {
+    let db = TestDatabase::create(Server::Pg15, "restart_first").await;
+    db.client.batch_execute("CREATE TABLE t1 (id bigint PRIMARY KEY, seq bigint)").await.expect("schema");
+    let config = db.write_config(&["public.t1"], "");
+    let mut wellhead = Wellhead::start(&config);
+    wellhead.wait_streaming().await;
+    let checkpoint = db.dir.join("state").join(format!("{}.checkpoint.json", db.name));
+    // The sink thread saves it concurrently with the source's start-up.
+    let start = Instant::now();
+    while !checkpoint.exists() && start.elapsed() < Duration::from_secs(5) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(checkpoint.exists(), "a checkpoint is saved before the first change arrives");
+    wellhead.signal("KILL");
+    assert_eq!(wellhead.wait(Duration::from_secs(10)), None);
+
+    db.client.batch_execute("INSERT INTO t1 VALUES (1, 1)").await.expect("insert");
+    let mut wellhead = Wellhead::start(&config);
+    wellhead.wait_streaming().await;
+    let output = db.output_path();
+    let start = Instant::now();
+    while line_count(&output) < 1 && start.elapsed() < Duration::from_secs(30) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    wellhead.signal("INT");
+    assert_eq!(wellhead.wait(Duration::from_secs(30)), Some(0), "clean exit");
+    let events = db.read_output();
+    assert_eq!(events.len(), 1, "{events:#?}");
+    assert_eq!(events[0]["after"]["id"], 1);
+    db.drop().await;
+}
