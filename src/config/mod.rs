@@ -100,6 +100,10 @@ pub struct PostgresSourceConfig {
     pub slot: String,
     /// Publication (created when missing, for exactly the configured tables).
     pub publication: String,
+    /// The server's `logical_decoding_work_mem` for this slot's decoding, e.g. `"64MB"`:
+    /// a transaction larger than this is streamed to Wellhead before it commits (and
+    /// spilled to Wellhead's disk) instead of spilled on the server. Default: the server's.
+    pub logical_decoding_work_mem: Option<String>,
 }
 
 /// MySQL/MariaDB source settings (accepted so that configs parse; not yet runnable).
@@ -310,6 +314,19 @@ impl Config {
                             return Err(invalid(
                                 at(key),
                                 "must be 1-63 characters of lower-case letters, digits and '_'",
+                            ));
+                        }
+                    }
+                    if let Some(memory) = &source.logical_decoding_work_mem {
+                        let digits = memory.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+                        let unit = &memory[digits.len()..];
+                        if digits.is_empty()
+                            || !digits.chars().all(|c| c.is_ascii_digit())
+                            || !matches!(unit, "kB" | "MB" | "GB")
+                        {
+                            return Err(invalid(
+                                at("source.logical_decoding_work_mem"),
+                                "must be a whole number with kB, MB or GB, like \"64MB\"",
                             ));
                         }
                     }

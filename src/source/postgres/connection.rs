@@ -190,6 +190,10 @@ impl ReplicationConnection {
     }
 
     async fn start_up(&mut self, params: &ConnectionParams) -> Result<()> {
+        let mut options = SESSION_OPTIONS.to_owned();
+        if let Some(memory) = &params.logical_decoding_work_mem {
+            options.push_str(&format!(" -c logical_decoding_work_mem={memory}"));
+        }
         let mut startup = Startup::new();
         for (key, value) in [
             ("user", params.user.as_str()),
@@ -197,7 +201,7 @@ impl ReplicationConnection {
             ("replication", "database"),
             ("application_name", APPLICATION_NAME),
             ("client_encoding", "UTF8"),
-            ("options", SESSION_OPTIONS),
+            ("options", options.as_str()),
         ] {
             startup.parameters.insert(key.to_owned(), value.to_owned());
         }

@@ -22,6 +22,8 @@ pub struct ConnectionParams {
     pub tls: TlsSettings,
     /// The URL with its password redacted, for messages.
     pub display_url: String,
+    /// `logical_decoding_work_mem` for the replication session, when configured.
+    pub logical_decoding_work_mem: Option<String>,
 }
 
 /// Why the source's connection settings are unusable.
@@ -38,7 +40,9 @@ pub enum ParamsError {
 impl ConnectionParams {
     /// Reads the URL, the password settings and the TLS settings.
     pub fn from_config(config: &PostgresSourceConfig) -> Result<ConnectionParams, ParamsError> {
-        Self::from_url(&config.url, config.resolve_password()?)
+        let mut params = Self::from_url(&config.url, config.resolve_password()?)?;
+        params.logical_decoding_work_mem = config.logical_decoding_work_mem.clone();
+        Ok(params)
     }
 
     /// Reads a URL; `password` overrides the URL's own.
@@ -71,6 +75,7 @@ impl ConnectionParams {
             password: password.or_else(|| url.password()),
             tls,
             display_url,
+            logical_decoding_work_mem: None,
         })
     }
 
