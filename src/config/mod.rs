@@ -161,6 +161,8 @@ fn default_snapshot_workers() -> usize {
 pub enum SinkConfig {
     /// One JSON envelope per line on standard output.
     Stdout {},
+    /// Encodes every envelope in full, then discards it: for benchmarks and dry runs.
+    Null {},
     /// One JSON envelope per line in `<dir>/<pipeline>.jsonl`, truncated back to
     /// the checkpoint on restart so that nothing is repeated.
     Jsonl {
@@ -345,7 +347,7 @@ impl Config {
                 }
             }
             match &pipeline.sink {
-                SinkConfig::Stdout {} | SinkConfig::Jsonl { .. } => {}
+                SinkConfig::Stdout {} | SinkConfig::Null {} | SinkConfig::Jsonl { .. } => {}
                 SinkConfig::Files { .. } | SinkConfig::Kafka { .. } => {
                     return Err(invalid(
                         at("sink.type"),

@@ -10,6 +10,7 @@
 
 pub mod json;
 mod jsonl;
+mod null;
 mod stdout;
 
 use tokio::sync::watch;
@@ -44,6 +45,7 @@ pub enum SinkError {
 #[derive(Debug)]
 pub enum Sink {
     Stdout(stdout::StdoutSink),
+    Null(null::NullSink),
     Jsonl(jsonl::JsonlSink),
 }
 
@@ -52,6 +54,7 @@ pub fn build(config: &PipelineConfig, sink_offset: u64, has_checkpoint: bool) ->
     let source = source_info(config);
     match &config.sink {
         SinkConfig::Stdout {} => Ok(Sink::Stdout(stdout::StdoutSink::new(source))),
+        SinkConfig::Null {} => Ok(Sink::Null(null::NullSink::new(source))),
         SinkConfig::Jsonl { dir } => {
             Ok(Sink::Jsonl(jsonl::JsonlSink::open(dir, &config.name, source, sink_offset, has_checkpoint)?))
         }
@@ -79,6 +82,7 @@ impl Sink {
     fn write(&mut self, batch: &Batch) -> Result<(), SinkError> {
         match self {
             Sink::Stdout(sink) => sink.write(batch),
+            Sink::Null(sink) => sink.write(batch),
             Sink::Jsonl(sink) => sink.write(batch),
         }
     }
@@ -87,6 +91,7 @@ impl Sink {
     fn make_durable(&mut self) -> Result<u64, SinkError> {
         match self {
             Sink::Stdout(sink) => sink.make_durable(),
+            Sink::Null(sink) => Ok(sink.encoded_bytes()),
             Sink::Jsonl(sink) => sink.make_durable(),
         }
     }
