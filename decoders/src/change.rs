@@ -197,6 +197,22 @@ pub enum ColumnType {
         type_name: String,
         subtype: Box<ColumnType>,
     },
+    /// MySQL `BIGINT UNSIGNED` (smaller unsigned integers widen to a signed type that holds them).
+    UInt64,
+    /// MySQL `TIME`: a signed duration of up to ±838:59:59.999999, not a time of day.
+    TimeDuration,
+    /// MySQL `YEAR`.
+    Year,
+    /// MySQL `SET`: any subset of `labels`.
+    Set {
+        labels: Vec<String>,
+    },
+    /// MySQL spatial types: well-known binary with its SRID.
+    Geometry,
+    /// MySQL 9 / MariaDB 11.7 `VECTOR(n)`: `n` single-precision floats.
+    Vector {
+        dimensions: Option<u32>,
+    },
     /// Any type Wellhead has no specific decoder for (extension types,
     /// multiranges, geometric types...): carried as the database's text.
     Other {
@@ -280,6 +296,21 @@ pub enum Value {
     Array(ArrayValue),
     Composite(Vec<(String, Option<Value>)>),
     Range(Box<RangeValue>),
+    /// MySQL `BIGINT UNSIGNED`.
+    UInt64(u64),
+    /// MySQL `TIME`: signed microseconds (may be negative or beyond 24 hours).
+    TimeDuration(i64),
+    /// MySQL `YEAR` (0 or 1901..=2155).
+    Year(i16),
+    /// MySQL `SET`: the members present, in definition order.
+    Set(Vec<String>),
+    /// A spatial value: SRID and well-known binary.
+    Geometry {
+        srid: u32,
+        wkb: Vec<u8>,
+    },
+    /// A vector of single-precision floats.
+    Vector(Vec<f32>),
     /// The database's text for a type without a specific decoder (tsvector, extension types...).
     Other(String),
 }

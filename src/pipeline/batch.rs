@@ -89,7 +89,9 @@ fn value_heap_size(value: &Value) -> usize {
         | Value::Bits(text)
         | Value::Enum(text)
         | Value::Other(text) => text.len(),
-        Value::Bytes(bytes) => bytes.len(),
+        Value::Bytes(bytes) | Value::Geometry { wkb: bytes, .. } => bytes.len(),
+        Value::Set(members) => members.iter().map(|m| m.len() + std::mem::size_of::<String>()).sum(),
+        Value::Vector(elements) => elements.len() * 4,
         Value::Numeric(wellhead_decoders::change::Numeric::Finite(decimal)) => decimal.digits.len(),
         Value::Array(array) => array
             .elements

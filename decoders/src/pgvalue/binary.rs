@@ -39,7 +39,14 @@ pub(super) fn binary_value(column_type: &ColumnType, bytes: &[u8]) -> Result<Val
 /// The name of the first type inside `column_type` without a binary decoder.
 fn unsupported_type(column_type: &ColumnType) -> Option<String> {
     match column_type {
-        ColumnType::TsVector | ColumnType::Other { .. } => Some(type_name(column_type)),
+        ColumnType::TsVector
+        | ColumnType::Other { .. }
+        | ColumnType::UInt64
+        | ColumnType::TimeDuration
+        | ColumnType::Year
+        | ColumnType::Set { .. }
+        | ColumnType::Geometry
+        | ColumnType::Vector { .. } => Some(type_name(column_type)),
         ColumnType::Array { element } => unsupported_type(element),
         ColumnType::Range { subtype, .. } => unsupported_type(subtype),
         ColumnType::Composite { fields, .. } => fields.iter().find_map(|field| unsupported_type(&field.column_type)),
@@ -99,7 +106,14 @@ fn parse_binary(column_type: &ColumnType, bytes: &[u8]) -> Result<Value, Problem
         ColumnType::Array { element } => Value::Array(array(element, bytes)?),
         ColumnType::Composite { fields, .. } => Value::Composite(composite(fields, bytes)?),
         ColumnType::Range { subtype, .. } => Value::Range(Box::new(range(subtype, bytes)?)),
-        ColumnType::TsVector | ColumnType::Other { .. } => return Err("no binary decoder".into()),
+        ColumnType::TsVector
+        | ColumnType::Other { .. }
+        | ColumnType::UInt64
+        | ColumnType::TimeDuration
+        | ColumnType::Year
+        | ColumnType::Set { .. }
+        | ColumnType::Geometry
+        | ColumnType::Vector { .. } => return Err("no binary decoder".into()),
     })
 }
 

@@ -96,6 +96,12 @@ fn parse_text(column_type: &ColumnType, text: &str) -> Result<Value, Problem> {
         ColumnType::Array { element } => Value::Array(array::parse_array(element, text)?),
         ColumnType::Composite { fields, .. } => Value::Composite(composite::parse_record(fields, text)?),
         ColumnType::Range { subtype, .. } => Value::Range(Box::new(range::parse_range(subtype, text)?)),
+        ColumnType::UInt64
+        | ColumnType::TimeDuration
+        | ColumnType::Year
+        | ColumnType::Set { .. }
+        | ColumnType::Geometry
+        | ColumnType::Vector { .. } => return Err("a MySQL type cannot come from PostgreSQL".into()),
     })
 }
 
@@ -130,6 +136,12 @@ fn type_name(column_type: &ColumnType) -> String {
         ColumnType::VarBit => "varbit",
         ColumnType::Oid => "oid",
         ColumnType::TsVector => "tsvector",
+        ColumnType::UInt64 => "bigint unsigned",
+        ColumnType::TimeDuration => "time (MySQL)",
+        ColumnType::Year => "year",
+        ColumnType::Set { .. } => "set",
+        ColumnType::Geometry => "geometry",
+        ColumnType::Vector { .. } => "vector",
         ColumnType::Array { element } => return format!("{}[]", type_name(element)),
         ColumnType::Enum { type_name, .. }
         | ColumnType::Composite { type_name, .. }

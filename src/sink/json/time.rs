@@ -54,6 +54,17 @@ fn write_fraction(out: &mut String, fraction_micros: i64) {
     }
 }
 
+/// `[-]H:MM:SS[.ffffff]` for a signed duration (MySQL TIME), hours unbounded.
+pub fn write_duration(out: &mut String, micros: i64) {
+    if micros < 0 {
+        out.push('-');
+    }
+    let magnitude = micros.unsigned_abs();
+    let seconds = magnitude / 1_000_000;
+    let _ = write!(out, "{:02}:{:02}:{:02}", seconds / 3600, seconds / 60 % 60, seconds % 60);
+    write_fraction(out, (magnitude % 1_000_000) as i64);
+}
+
 /// `YYYY-MM-DDTHH:MM:SS[.ffffff][+00:00][ BC]` for microseconds since 1970.
 pub fn write_timestamp(out: &mut String, micros: i64, with_zone: bool) {
     let days = micros.div_euclid(MICROS_PER_DAY);

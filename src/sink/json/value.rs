@@ -13,13 +13,16 @@
 //! | json, jsonb | the document itself, verbatim but for line breaks, which become spaces |
 //! | array | nested JSON arrays; with a lower bound other than 1: `{"lower_bounds": [..], "elements": [..]}` |
 //! | composite | object of its fields |
+//! | MySQL TIME | `"-838:59:59.000001"` (signed hours beyond 24) |
+//! | SET, VECTOR | JSON array of members / numbers |
+//! | geometry | `{"srid": 4326, "wkb": "\\x0101..."}` |
 //! | range | `{"empty": true}` or `{"lower": v, "lower_inclusive": b, "upper": v, "upper_inclusive": b}` |
 
 use std::fmt::Write as _;
 
 use wellhead_decoders::change::{ArrayValue, Date, RangeValue, Timestamp, Value};
 
-use super::time::{write_date, write_interval, write_time_of_day, write_timestamp};
+use super::time::{write_date, write_duration, write_interval, write_time_of_day, write_timestamp};
 
 /// Appends `value` as JSON.
 pub fn write_value(out: &mut String, value: &Value) {
@@ -29,6 +32,34 @@ pub fn write_value(out: &mut String, value: &Value) {
         Value::Int32(n) => push_display(out, n),
         Value::Int64(n) => push_display(out, n),
         Value::Oid(n) => push_display(out, n),
+        Value::UInt64(n) => push_display(out, n),
+        Value::Year(n) => push_display(out, n),
+        Value::TimeDuration(micros) => quoted(out, |s| write_duration(s, *micros)),
+        Value::Set(members) => {
+            out.push('[');
+            for (index, member) in members.iter().enumerate() {
+                if index > 0 {
+                    out.push(',');
+                }
+                write_string(out, member);
+            }
+            out.push(']');
+        }
+        Value::Geometry { srid, wkb } => {
+            let _ = write!(out, "{{\"srid\":{srid},\"wkb\":");
+            write_value(out, &Value::Bytes(wkb.clone()));
+            out.push('}');
+        }
+        Value::Vector(elements) => {
+            out.push('[');
+            for (index, element) in elements.iter().enumerate() {
+                if index > 0 {
+                    out.push(',');
+                }
+                write_float(out, f64::from(*element), |exponent| shortest(*element, exponent));
+            }
+            out.push(']');
+        }
         Value::Float32(f) => write_float(out, f64::from(*f), |exponent| shortest(*f, exponent)),
         Value::Float64(f) => write_float(out, *f, |exponent| shortest(*f, exponent)),
         Value::Numeric(numeric) => write_string(out, &numeric.to_string()),
