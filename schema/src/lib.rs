@@ -1,1 +1,16 @@
-//! Avro mapping of the change model; filled by the Avro/registry work.
+//! Wellhead's Avro side, on top of the change model of `wellhead-decoders`.
+//!
+//! ```text
+//!  TableSchema ──avro::schema──► key / envelope Avro schemas ──registry──► schema ids
+//!  ChangeEvent ──avro::encode──► Avro binary ──wire──► Confluent framing (magic 0, id, datum)
+//!  new schema vs registered ──compatibility──► compatible, or which rule broke
+//! ```
+//!
+//! Pure code: no I/O. The registry here is the embedded registry's store and
+//! rules; its HTTP API and persistence live in the `wellhead` crate.
+
+pub mod avro;
+pub mod compatibility;
+pub mod naming;
+pub mod registry;
+pub mod wire;

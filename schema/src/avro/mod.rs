@@ -1,0 +1,1 @@
+//! Avro schemas and datums for the change model (in progress).

@@ -1,0 +1,1 @@
+//! Avro schema compatibility by the specification's resolution rules (in progress).

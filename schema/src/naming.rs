@@ -1,0 +1,1 @@
+//! Avro names from database names (in progress).

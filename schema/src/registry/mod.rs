@@ -1,0 +1,1 @@
+//! The embedded schema registry's store and rules (in progress).
