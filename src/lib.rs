@@ -9,6 +9,7 @@ pub mod check;
 pub mod checkpoint;
 pub mod cli;
 pub mod config;
+pub mod control;
 pub mod pipeline;
 pub mod run;
 pub mod secret;

@@ -4,17 +4,36 @@
 use tokio::sync::watch;
 
 use crate::config::Config;
+use crate::control::http::{self, ControlState, HttpError};
 use crate::pipeline::{PipelineError, run_pipeline};
+use crate::telemetry::Metrics;
+
+/// `wellhead run` failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Pipeline(Box<PipelineError>),
+    #[error(transparent)]
+    Control(#[from] HttpError),
+}
 
 /// Runs all pipelines; returns the first failure after stopping the others.
-pub async fn run_pipelines(config: Config) -> Result<(), PipelineError> {
-    if config.control.http.is_some() || config.control.sql.is_some() {
-        tracing::warn!("The [control] listeners are not served by this version; the settings are ignored.");
+pub async fn run_pipelines(config: Config) -> Result<(), RunError> {
+    if config.control.sql.is_some() {
+        tracing::warn!("The SQL control address is not served by this version; control.sql is ignored.");
     }
+    let metrics = Metrics::new();
     let (stop, stopping) = watch::channel(false);
+    let control = match &config.control.http {
+        Some(address) => {
+            let router = http::router(ControlState { metrics: metrics.clone() });
+            Some(http::serve(address, router, stopping.clone()).await?)
+        }
+        None => None,
+    };
     let mut pipelines = tokio::task::JoinSet::new();
     for pipeline in config.pipelines {
-        pipelines.spawn(run_pipeline(pipeline, stopping.clone()));
+        pipelines.spawn(run_pipeline(pipeline, stopping.clone(), metrics.clone()));
     }
     let signals = tokio::spawn(async move {
         wait_for_signal().await;
@@ -34,7 +53,10 @@ pub async fn run_pipelines(config: Config) -> Result<(), PipelineError> {
         }
     }
     signals.abort();
-    first_error.map_or(Ok(()), Err)
+    if let Some(control) = control {
+        control.abort();
+    }
+    first_error.map_or(Ok(()), |error| Err(RunError::Pipeline(Box::new(error))))
 }
 
 async fn wait_for_signal() {

@@ -1,14 +1,105 @@
-//! Logging setup. Logs go to standard error (standard output may carry data),
-//! filtered by `WELLHEAD_LOG` (tracing's env-filter syntax; default `info`).
+//! Logging setup and every metric Wellhead exports, each named and described once.
+//!
+//! Logs go to standard error (standard output may carry data), filtered by
+//! `WELLHEAD_LOG` (tracing's env-filter syntax; default `info`). Metrics are
+//! served as Prometheus text on the control address's `/metrics`.
 
 use std::io::IsTerminal;
+use std::sync::Arc;
 
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
 use tracing_subscriber::EnvFilter;
 
 /// Environment variable that sets the log filter.
 pub const LOG_FILTER_VARIABLE: &str = "WELLHEAD_LOG";
 
-/// Installs the global subscriber.
+/// `wellhead_changes_total{pipeline, op}`: changes written by the sink.
+pub const CHANGES_TOTAL: &str = "wellhead_changes";
+/// `wellhead_checkpoints_total{pipeline}`: checkpoints saved.
+pub const CHECKPOINTS_TOTAL: &str = "wellhead_checkpoints";
+/// `wellhead_checkpoint_lsn{pipeline}`: flush LSN of the last checkpoint (PostgreSQL).
+pub const CHECKPOINT_LSN: &str = "wellhead_checkpoint_lsn";
+/// `wellhead_reconnects_total{pipeline}`: source reconnects after transient errors.
+pub const RECONNECTS_TOTAL: &str = "wellhead_reconnects";
+/// `wellhead_schema_changes_total{pipeline, table}`: new table shapes registered.
+pub const SCHEMA_CHANGES_TOTAL: &str = "wellhead_schema_changes";
+
+/// Label of metrics about a whole pipeline.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PipelineLabel {
+    pub pipeline: String,
+}
+
+/// Labels of change counts.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ChangeLabels {
+    pub pipeline: String,
+    pub op: String,
+}
+
+/// Labels of per-table metrics.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TableLabels {
+    pub pipeline: String,
+    pub table: String,
+}
+
+/// The process's metrics; cheap to clone and share.
+#[derive(Debug, Clone)]
+pub struct Metrics {
+    pub changes: Family<ChangeLabels, Counter>,
+    pub checkpoints: Family<PipelineLabel, Counter>,
+    pub checkpoint_lsn: Family<PipelineLabel, Gauge>,
+    pub reconnects: Family<PipelineLabel, Counter>,
+    pub schema_changes: Family<TableLabels, Counter>,
+    registry: Arc<Registry>,
+}
+
+impl Metrics {
+    /// Creates and registers every metric.
+    pub fn new() -> Metrics {
+        let mut registry = Registry::default();
+        let metrics = Metrics {
+            changes: Family::default(),
+            checkpoints: Family::default(),
+            checkpoint_lsn: Family::default(),
+            reconnects: Family::default(),
+            schema_changes: Family::default(),
+            registry: Arc::new(Registry::default()),
+        };
+        registry.register(CHANGES_TOTAL, "Changes written durably by the sink", metrics.changes.clone());
+        registry.register(CHECKPOINTS_TOTAL, "Checkpoints saved", metrics.checkpoints.clone());
+        registry.register(CHECKPOINT_LSN, "Flush LSN of the last saved checkpoint", metrics.checkpoint_lsn.clone());
+        registry.register(RECONNECTS_TOTAL, "Source reconnects after transient errors", metrics.reconnects.clone());
+        registry.register(
+            SCHEMA_CHANGES_TOTAL,
+            "Table shapes registered as new schemas",
+            metrics.schema_changes.clone(),
+        );
+        Metrics { registry: Arc::new(registry), ..metrics }
+    }
+
+    /// Prometheus text exposition of every metric.
+    pub fn encode(&self) -> String {
+        let mut text = String::new();
+        if prometheus_client::encoding::text::encode(&mut text, &self.registry).is_err() {
+            text.clear();
+        }
+        text
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
+
+/// Installs the global log subscriber.
 pub fn init_logging() {
     let filter = EnvFilter::try_from_env(LOG_FILTER_VARIABLE).unwrap_or_else(|_| EnvFilter::new("info"));
     tracing_subscriber::fmt()

@@ -17,6 +17,7 @@ use crate::checkpoint::CheckpointStore;
 use crate::config::{PipelineConfig, SourceConfig};
 use crate::sink::{self, SinkError};
 use crate::source::postgres::{PostgresSource, SourceError};
+use crate::telemetry::Metrics;
 
 /// A pipeline stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -32,7 +33,11 @@ pub enum PipelineError {
 }
 
 /// Runs one pipeline until `shutdown` turns true (then flushes and checkpoints) or it fails.
-pub async fn run_pipeline(config: PipelineConfig, shutdown: watch::Receiver<bool>) -> Result<(), PipelineError> {
+pub async fn run_pipeline(
+    config: PipelineConfig,
+    shutdown: watch::Receiver<bool>,
+    metrics: Metrics,
+) -> Result<(), PipelineError> {
     let pipeline = config.name.clone();
     let store = CheckpointStore::open(&config.checkpoint.dir, &pipeline)
         .map_err(|source| PipelineError::Checkpoint { pipeline: pipeline.clone(), source })?;
@@ -41,10 +46,14 @@ pub async fn run_pipeline(config: PipelineConfig, shutdown: watch::Receiver<bool
         .map_err(|source| PipelineError::Sink { pipeline: pipeline.clone(), source })?;
     let (sender, receiver) = batch::batch_queue(config.buffer.max_bytes);
     let (ack_sender, ack_receiver) = watch::channel(resume_from.flush_lsn);
-    let sink_thread = tokio::task::spawn_blocking(move || sink::drain(sink, store, receiver, ack_sender));
+    let sink_metrics = metrics.clone();
+    let sink_pipeline = pipeline.clone();
+    let sink_thread = tokio::task::spawn_blocking(move || {
+        sink::drain(sink, store, receiver, ack_sender, &sink_metrics, &sink_pipeline)
+    });
     let source_result = match &config.source {
         SourceConfig::Postgres(source_config) => {
-            let source = PostgresSource::new(&config, source_config.clone(), resume_from);
+            let source = PostgresSource::new(&config, source_config.clone(), resume_from, metrics);
             source.run(sender, ack_receiver, shutdown).await
         }
         SourceConfig::Mysql(_) => Ok(()),

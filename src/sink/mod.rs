@@ -13,12 +13,15 @@ mod jsonl;
 mod null;
 mod stdout;
 
+use std::collections::HashMap;
+
 use tokio::sync::watch;
-use wellhead_decoders::change::Lsn;
+use wellhead_decoders::change::{Lsn, Operation};
 
 use crate::checkpoint::{Checkpoint, CheckpointError, CheckpointStore};
 use crate::config::{PipelineConfig, SinkConfig, SourceConfig};
 use crate::pipeline::batch::{Batch, BatchReceiver};
+use crate::telemetry::{ChangeLabels, Metrics, PipelineLabel};
 
 use self::json::SourceInfo;
 
@@ -87,31 +90,43 @@ impl Sink {
         }
     }
 
-    /// Makes everything written so far durable; returns the output offset to checkpoint.
-    fn make_durable(&mut self) -> Result<u64, SinkError> {
-        match self {
-            Sink::Stdout(sink) => sink.make_durable(),
-            Sink::Null(sink) => Ok(sink.encoded_bytes()),
-            Sink::Jsonl(sink) => sink.make_durable(),
-        }
+    /// Makes everything written so far durable and saves `covered` (the checkpoint of
+    /// everything written) with the sink's own state; returns the checkpoint saved.
+    fn commit(
+        &mut self,
+        mut covered: Checkpoint,
+        store: &mut CheckpointStore,
+    ) -> Result<Option<Checkpoint>, SinkError> {
+        covered.sink_offset = match self {
+            Sink::Stdout(sink) => sink.make_durable()?,
+            Sink::Null(sink) => sink.encoded_bytes(),
+            Sink::Jsonl(sink) => sink.make_durable()?,
+        };
+        store.save(covered.clone())?;
+        Ok(Some(covered))
     }
 }
 
 /// Writes batches until the queue closes: each round takes every queued batch,
-/// writes them, makes them durable once, saves the checkpoint, then acks.
+/// writes them, then commits once (durable output and checkpoint), then acks
+/// what the commit made durable.
 pub fn drain(
     mut sink: Sink,
     mut store: CheckpointStore,
     mut receiver: BatchReceiver,
     acks: watch::Sender<Lsn>,
+    metrics: &Metrics,
+    pipeline: &str,
 ) -> Result<(), SinkError> {
+    let pipeline_label = PipelineLabel { pipeline: pipeline.to_owned() };
+    let mut op_counts: HashMap<Operation, u64> = HashMap::new();
     // A first, empty checkpoint goes down before anything is written: output without a
     // checkpoint is refused on start (`OrphanOutput`), so a crash between the first write
     // and the first save must not be able to leave that state behind.
     if store.current().is_none() {
         store.save(Checkpoint::default())?;
     }
-    let mut checkpoint = store.current().cloned().unwrap_or_default();
+    let mut covered = store.current().cloned().unwrap_or_default();
     while let Some(first) = receiver.blocking_recv() {
         let mut round = vec![first];
         while let Ok(next) = receiver.try_recv() {
@@ -120,19 +135,29 @@ pub fn drain(
         let mut advanced = false;
         for batch in &round {
             sink.write(batch)?;
+            for event in &batch.events {
+                *op_counts.entry(event.operation).or_default() += 1;
+            }
             if batch.last_position.is_some() {
-                checkpoint.last_position = batch.last_position.clone();
+                covered.last_position = batch.last_position.clone();
                 advanced = true;
             }
-            if batch.flush_lsn > checkpoint.flush_lsn {
-                checkpoint.flush_lsn = batch.flush_lsn;
+            if batch.flush_lsn > covered.flush_lsn {
+                covered.flush_lsn = batch.flush_lsn;
                 advanced = true;
             }
         }
-        if advanced {
-            checkpoint.sink_offset = sink.make_durable()?;
-            store.save(checkpoint.clone())?;
-            acks.send_replace(checkpoint.flush_lsn);
+        if advanced && let Some(saved) = sink.commit(covered.clone(), &mut store)? {
+            acks.send_replace(saved.flush_lsn);
+            metrics.checkpoints.get_or_create(&pipeline_label).inc();
+            metrics
+                .checkpoint_lsn
+                .get_or_create(&pipeline_label)
+                .set(i64::try_from(saved.flush_lsn.0).unwrap_or(i64::MAX));
+            for (operation, count) in op_counts.drain() {
+                let labels = ChangeLabels { pipeline: pipeline.to_owned(), op: operation.code().to_owned() };
+                metrics.changes.get_or_create(&labels).inc_by(count);
+            }
         }
         // Dropping the round releases its memory permits to the source.
         drop(round);

@@ -44,6 +44,7 @@ use crate::checkpoint::Checkpoint;
 use crate::config::{PipelineConfig, PostgresSourceConfig};
 use crate::pipeline::AckReceiver;
 use crate::pipeline::batch::{BatchBuilder, BatchSender};
+use crate::telemetry::{Metrics, PipelineLabel};
 
 /// First reconnect delay; doubled up to [`MAX_BACKOFF`], with jitter.
 const FIRST_BACKOFF: Duration = Duration::from_millis(500);
@@ -102,11 +103,17 @@ pub struct PostgresSource {
     max_batch_events: usize,
     max_batch_bytes: usize,
     max_batch_wait: Duration,
+    metrics: Metrics,
 }
 
 impl PostgresSource {
     /// A source resuming after `resume_from`.
-    pub fn new(pipeline: &PipelineConfig, config: PostgresSourceConfig, resume_from: Checkpoint) -> PostgresSource {
+    pub fn new(
+        pipeline: &PipelineConfig,
+        config: PostgresSourceConfig,
+        resume_from: Checkpoint,
+        metrics: Metrics,
+    ) -> PostgresSource {
         PostgresSource {
             pipeline: pipeline.name.clone(),
             config,
@@ -115,6 +122,7 @@ impl PostgresSource {
             max_batch_events: pipeline.buffer.max_batch_events,
             max_batch_bytes: usize::try_from(pipeline.buffer.max_bytes / 4).unwrap_or(usize::MAX),
             max_batch_wait: Duration::from_millis(pipeline.buffer.max_batch_millis),
+            metrics,
         }
     }
 
@@ -144,6 +152,7 @@ impl PostgresSource {
                         _ = shutdown.changed() => return Ok(()),
                     }
                     backoff = (backoff * 2).min(MAX_BACKOFF);
+                    self.metrics.reconnects.get_or_create(&PipelineLabel { pipeline: self.pipeline.clone() }).inc();
                 }
                 Err(error) => return Err(error),
             }

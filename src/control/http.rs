@@ -1,0 +1,60 @@
+//! The HTTP control address: `GET /health`, `GET /metrics` (Prometheus text),
+//! and the embedded schema registry's Confluent REST API.
+
+use std::net::SocketAddr;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use tokio::sync::watch;
+
+use crate::telemetry::Metrics;
+
+/// What the HTTP handlers share.
+#[derive(Debug, Clone)]
+pub struct ControlState {
+    pub metrics: Metrics,
+}
+
+/// Serving the control address failed.
+#[derive(Debug, thiserror::Error)]
+#[error("control.http {address}: {source}")]
+pub struct HttpError {
+    address: String,
+    source: std::io::Error,
+}
+
+/// Binds `address` (fails at once when it is taken) and serves until `shutdown` turns true.
+pub async fn serve(
+    address: &str,
+    router: Router,
+    mut shutdown: watch::Receiver<bool>,
+) -> Result<tokio::task::JoinHandle<()>, HttpError> {
+    let error = |source| HttpError { address: address.to_owned(), source };
+    let socket: SocketAddr = address
+        .parse()
+        .map_err(|e| error(std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("not host:port: {e}"))))?;
+    let listener = tokio::net::TcpListener::bind(socket).await.map_err(error)?;
+    tracing::info!(%address, "Serving the HTTP control address.");
+    Ok(tokio::spawn(async move {
+        let stopped = async move { while shutdown.changed().await.is_ok() && !*shutdown.borrow() {} };
+        if let Err(error) = axum::serve(listener, router).with_graceful_shutdown(stopped).await {
+            tracing::error!(%error, "HTTP control address failed.");
+        }
+    }))
+}
+
+/// `/health` and `/metrics`.
+pub fn router(state: ControlState) -> Router {
+    Router::new().route("/health", get(health)).route("/metrics", get(metrics)).with_state(state)
+}
+
+async fn health() -> impl IntoResponse {
+    (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], "{\"status\":\"UP\"}")
+}
+
+async fn metrics(State(state): State<ControlState>) -> impl IntoResponse {
+    (StatusCode::OK, [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], state.metrics.encode())
+}

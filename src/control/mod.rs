@@ -1,0 +1,3 @@
+//! The control plane: what operators and tools ask a running Wellhead.
+
+pub mod http;

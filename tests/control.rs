@@ -1,0 +1,42 @@
+//! The HTTP control address: health and Prometheus metrics of a running pipeline.
+
+mod support;
+
+use std::time::Duration;
+
+use support::{Server, TestDatabase, Wellhead, http, wait_for};
+
+#[tokio::test]
+async fn health_and_metrics_are_served() {
+    let db = TestDatabase::create(Server::Pg15, "control").await;
+    db.client.batch_execute("CREATE TABLE items (id int PRIMARY KEY)").await.expect("schema");
+    let address = format!("127.0.0.1:{}", support::free_port());
+    let config = db.write_config(&["public.items"], "");
+    let text = std::fs::read_to_string(&config).expect("config");
+    std::fs::write(&config, format!("[control]\nhttp = \"{address}\"\n\n{text}")).expect("config");
+    let mut wellhead = Wellhead::start(&config);
+    wellhead.wait_streaming().await;
+
+    let (status, body) = http("GET", &address, "/health", None);
+    assert_eq!((status, body.as_str()), (200, "{\"status\":\"UP\"}"));
+
+    db.client
+        .batch_execute("INSERT INTO items SELECT generate_series(1, 3); DELETE FROM items WHERE id = 1")
+        .await
+        .expect("changes");
+    wait_for(Duration::from_secs(20), "4 changes", || db.read_output().len() >= 4).await;
+    let expected = [
+        format!("wellhead_changes_total{{pipeline=\"{}\",op=\"c\"}} 3", db.name),
+        format!("wellhead_changes_total{{pipeline=\"{}\",op=\"d\"}} 1", db.name),
+    ];
+    let mut metrics = String::new();
+    wait_for(Duration::from_secs(10), "change counters", || {
+        metrics = http("GET", &address, "/metrics", None).1;
+        expected.iter().all(|line| metrics.contains(line.as_str()))
+    })
+    .await;
+    assert!(metrics.contains("# HELP wellhead_checkpoint_lsn"), "{metrics}");
+    wellhead.signal("INT");
+    assert_eq!(wellhead.wait(Duration::from_secs(20)), Some(0));
+    db.drop().await;
+}
