@@ -11,6 +11,7 @@
 
 pub mod avro;
 pub mod compatibility;
+pub mod container;
 pub mod naming;
 pub mod registry;
 pub mod wire;

@@ -1,0 +1,242 @@
+//! Avro binary datums of a table's keys and envelopes, written by hand.
+//!
+//! ```text
+//!  TableSchema ──EnvelopeEncoder::new──► one Plan per column (once per schema version)
+//!  ChangeEvent ──encode_envelope──► before | after | source | op | ts_ms | transaction | unchanged_columns
+//!  Row         ──encode_key──────► the key columns
+//! ```
+//!
+//! The datums follow [`super::key_schema`] and [`super::envelope_schema`] of the
+//! same table and source kind; an encoder must only be given rows of the table
+//! schema it was built from (the caller keeps one encoder per schema version).
+//! Encoding allocates nothing per event (decimals beyond 38 digits aside) and
+//! never goes through JSON or `apache_avro::types::Value`. On error, `out` is
+//! left as it was.
+
+use wellhead_decoders::change::{ChangeEvent, ColumnValue, Position, Row, TableName, TableSchema};
+
+use super::binary::{begin_array, end_array, write_bool, write_long, write_string};
+use super::envelope::{SourceKind, column_field_names};
+use super::error::{EncodeError, Problem};
+use super::plan::Plan;
+
+/// The `source.version` of every envelope.
+const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Facts about the source that are the same for every event of a pipeline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceFields {
+    /// `source.name`: the pipeline name.
+    pub name: String,
+    /// `source.db`: the database name.
+    pub db: String,
+}
+
+#[derive(Debug, Clone)]
+struct ColumnPlan {
+    /// The database name, for errors.
+    name: String,
+    /// The Avro field name, for `unchanged_columns`.
+    field_name: String,
+    is_key: bool,
+    plan: Plan,
+}
+
+/// A table's compiled encoder; build it once per table schema version.
+#[derive(Debug, Clone)]
+pub struct EnvelopeEncoder {
+    table: TableName,
+    source: SourceKind,
+    columns: Vec<ColumnPlan>,
+    has_key: bool,
+    /// `source.version` and `source.connector`, pre-encoded.
+    source_head: Vec<u8>,
+    /// `source.schema` (PostgreSQL) and `source.table`, pre-encoded.
+    source_table: Vec<u8>,
+}
+
+impl EnvelopeEncoder {
+    pub fn new(table: &TableSchema, source: SourceKind) -> Self {
+        let names = column_field_names(table);
+        let columns: Vec<ColumnPlan> = table
+            .columns
+            .iter()
+            .zip(names)
+            .map(|(column, field_name)| ColumnPlan {
+                name: column.name.clone(),
+                field_name,
+                is_key: column.is_key,
+                plan: Plan::new(&column.column_type),
+            })
+            .collect();
+        let mut source_head = Vec::new();
+        write_string(&mut source_head, VERSION);
+        write_string(&mut source_head, source.connector());
+        let mut source_table = Vec::new();
+        if source == SourceKind::Postgres {
+            write_string(&mut source_table, &table.table.namespace);
+        }
+        write_string(&mut source_table, &table.table.name);
+        EnvelopeEncoder {
+            table: table.table.clone(),
+            source,
+            has_key: columns.iter().any(|column| column.is_key),
+            columns,
+            source_head,
+            source_table,
+        }
+    }
+
+    /// Whether the table has key columns, and so [`encode_key`](Self::encode_key) can succeed.
+    pub fn has_key(&self) -> bool {
+        self.has_key
+    }
+
+    /// Appends the key datum (record `<ns>.Key`) of `row`, a full row image of the table.
+    pub fn encode_key(&self, row: &Row, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+        if !self.has_key {
+            return Err(EncodeError::NoKey { table: self.table.clone() });
+        }
+        self.check_length(row)?;
+        let start = out.len();
+        let result = self
+            .columns
+            .iter()
+            .zip(row)
+            .filter(|(column, _)| column.is_key)
+            .try_for_each(|(column, value)| self.write_column(column, value, out));
+        if result.is_err() {
+            out.truncate(start);
+        }
+        result
+    }
+
+    /// Appends the envelope datum (record `<ns>.Envelope`) of `event`; `now_ms` is the processing time.
+    pub fn encode_envelope(
+        &self,
+        event: &ChangeEvent,
+        source: &SourceFields,
+        now_ms: i64,
+        out: &mut Vec<u8>,
+    ) -> Result<(), EncodeError> {
+        let start = out.len();
+        let result = self.write_envelope(event, source, now_ms, out);
+        if result.is_err() {
+            out.truncate(start);
+        }
+        result
+    }
+
+    fn write_envelope(
+        &self,
+        event: &ChangeEvent,
+        source: &SourceFields,
+        now_ms: i64,
+        out: &mut Vec<u8>,
+    ) -> Result<(), EncodeError> {
+        self.write_optional_row(event.before.as_ref(), out)?;
+        self.write_optional_row(event.after.as_ref(), out)?;
+        self.write_source(event, source, out)?;
+        write_string(out, event.operation.code());
+        write_long(out, now_ms);
+        match &event.transaction {
+            None => write_long(out, 0),
+            Some(transaction) => {
+                write_long(out, 1);
+                write_string(out, &transaction.id);
+                write_long(out, self.to_long(transaction.total_order, "transaction total_order")?);
+                write_long(out, self.to_long(transaction.data_collection_order, "transaction data_collection_order")?);
+            }
+        }
+        let unchanged = |index: usize| {
+            let is_unchanged = |row: Option<&Row>| {
+                row.and_then(|row| row.get(index)).is_some_and(|value| matches!(value, ColumnValue::UnchangedToast))
+            };
+            is_unchanged(event.before.as_ref()) || is_unchanged(event.after.as_ref())
+        };
+        let unchanged_count = (0..self.columns.len()).filter(|&index| unchanged(index)).count();
+        begin_array(out, unchanged_count);
+        for (index, column) in self.columns.iter().enumerate() {
+            if unchanged(index) {
+                write_string(out, &column.field_name);
+            }
+        }
+        end_array(out);
+        Ok(())
+    }
+
+    fn write_source(&self, event: &ChangeEvent, source: &SourceFields, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+        out.extend_from_slice(&self.source_head);
+        write_string(out, &source.name);
+        write_long(out, event.commit_time_micros.div_euclid(1000));
+        write_bool(out, event.snapshot);
+        write_string(out, &source.db);
+        out.extend_from_slice(&self.source_table);
+        match (self.source, &event.position) {
+            (SourceKind::Postgres, Position::Postgres(position)) => {
+                let txid = event.transaction.as_ref().and_then(|transaction| transaction.id.parse::<i64>().ok());
+                write_optional_long(out, txid);
+                write_optional_long(out, Some(self.to_long(position.lsn.0, "LSN")?));
+                write_optional_long(out, Some(self.to_long(position.commit_lsn.0, "commit LSN")?));
+            }
+            (SourceKind::Mysql, Position::Postgres(_)) => {
+                return Err(EncodeError::PositionMismatch {
+                    table: self.table.clone(),
+                    position: "PostgreSQL",
+                    source_kind: SourceKind::Mysql.connector(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn write_optional_row(&self, row: Option<&Row>, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+        let Some(row) = row else {
+            write_long(out, 0);
+            return Ok(());
+        };
+        self.check_length(row)?;
+        write_long(out, 1);
+        self.columns.iter().zip(row).try_for_each(|(column, value)| self.write_column(column, value, out))
+    }
+
+    #[inline]
+    fn write_column(&self, column: &ColumnPlan, value: &ColumnValue, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+        let result = match (value, column.is_key) {
+            (ColumnValue::Value(value), true) => column.plan.write(value, None, out),
+            (ColumnValue::Value(value), false) => column.plan.write(value, Some(1), out),
+            (ColumnValue::Null | ColumnValue::UnchangedToast, false) => {
+                write_long(out, 0);
+                Ok(())
+            }
+            (ColumnValue::Null, true) => Err(Problem::NullKey),
+            (ColumnValue::UnchangedToast, true) => Err(Problem::UnchangedKey),
+        };
+        result.map_err(|problem| EncodeError::Column {
+            table: self.table.clone(),
+            column: column.name.clone(),
+            problem,
+        })
+    }
+
+    fn check_length(&self, row: &Row) -> Result<(), EncodeError> {
+        if row.len() == self.columns.len() {
+            return Ok(());
+        }
+        Err(EncodeError::RowLength { table: self.table.clone(), expected: self.columns.len(), found: row.len() })
+    }
+
+    fn to_long(&self, value: u64, what: &'static str) -> Result<i64, EncodeError> {
+        i64::try_from(value).map_err(|_| EncodeError::OutOfRange { table: self.table.clone(), what })
+    }
+}
+
+fn write_optional_long(out: &mut Vec<u8>, value: Option<i64>) {
+    match value {
+        None => write_long(out, 0),
+        Some(value) => {
+            write_long(out, 1);
+            write_long(out, value);
+        }
+    }
+}
