@@ -11,6 +11,7 @@ pub mod cli;
 pub mod config;
 pub mod control;
 pub mod pipeline;
+pub mod registry;
 pub mod run;
 pub mod secret;
 pub mod sink;

@@ -1,11 +1,15 @@
 //! `wellhead run`: every pipeline concurrently, until a signal or a failure.
 //! SIGINT/SIGTERM ask each pipeline to stop reading, flush, checkpoint and exit.
 
+use std::sync::Arc;
+
 use tokio::sync::watch;
 
 use crate::config::Config;
 use crate::control::http::{self, ControlState, HttpError};
 use crate::pipeline::{PipelineError, run_pipeline};
+use crate::registry::SchemaRegistry;
+use crate::registry::embedded::{EmbeddedRegistry, EmbeddedRegistryError};
 use crate::telemetry::Metrics;
 
 /// `wellhead run` failed.
@@ -15,6 +19,8 @@ pub enum RunError {
     Pipeline(Box<PipelineError>),
     #[error(transparent)]
     Control(#[from] HttpError),
+    #[error(transparent)]
+    Registry(#[from] EmbeddedRegistryError),
 }
 
 /// Runs all pipelines; returns the first failure after stopping the others.
@@ -23,17 +29,19 @@ pub async fn run_pipelines(config: Config) -> Result<(), RunError> {
         tracing::warn!("The SQL control address is not served by this version; control.sql is ignored.");
     }
     let metrics = Metrics::new();
+    let registry = Arc::new(EmbeddedRegistry::open(&config.control.registry_dir)?);
     let (stop, stopping) = watch::channel(false);
     let control = match &config.control.http {
         Some(address) => {
-            let router = http::router(ControlState { metrics: metrics.clone() });
+            let router = http::router(ControlState { metrics: metrics.clone(), registry: registry.clone() });
             Some(http::serve(address, router, stopping.clone()).await?)
         }
         None => None,
     };
     let mut pipelines = tokio::task::JoinSet::new();
     for pipeline in config.pipelines {
-        pipelines.spawn(run_pipeline(pipeline, stopping.clone(), metrics.clone()));
+        let registry = SchemaRegistry::Embedded(registry.clone());
+        pipelines.spawn(run_pipeline(pipeline, stopping.clone(), metrics.clone(), registry));
     }
     let signals = tokio::spawn(async move {
         wait_for_signal().await;

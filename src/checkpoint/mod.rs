@@ -30,6 +30,17 @@ pub struct Checkpoint {
     pub flush_lsn: Lsn,
     /// Bytes of output the sink had written at this checkpoint (file sinks truncate back to it).
     pub sink_offset: u64,
+    /// Files the sink finalises by renaming them after this checkpoint is saved; a
+    /// restart completes any rename a crash interrupted (a redo log of one step).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pending_renames: Vec<PendingRename>,
+}
+
+/// A finished, fsynced temporary file and the name it becomes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingRename {
+    pub from: PathBuf,
+    pub to: PathBuf,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -156,11 +167,13 @@ mod tests {
         let _ = fs::remove_dir_all(&dir);
         let mut store = CheckpointStore::open(&dir, "shop").expect("open");
         assert!(store.current().is_none());
-        let first = Checkpoint { last_position: position(10, 5), flush_lsn: Lsn(9), sink_offset: 100 };
+        let first =
+            Checkpoint { last_position: position(10, 5), flush_lsn: Lsn(9), sink_offset: 100, ..Checkpoint::default() };
         store.save(first.clone()).expect("save");
         let reopened = CheckpointStore::open(&dir, "shop").expect("reopen");
         assert_eq!(reopened.current(), Some(&first));
-        let behind = Checkpoint { last_position: position(10, 4), flush_lsn: Lsn(9), sink_offset: 120 };
+        let behind =
+            Checkpoint { last_position: position(10, 4), flush_lsn: Lsn(9), sink_offset: 120, ..Checkpoint::default() };
         assert!(matches!(store.save(behind), Err(CheckpointError::Backwards { .. })));
         assert!(CheckpointStore::open(&dir, "other").is_ok());
         fs::write(dir.join("bad.checkpoint.json"), b"{not json").expect("write");

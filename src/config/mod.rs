@@ -14,6 +14,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use wellhead_schema::compatibility::CompatibilityLevel;
+
+use crate::registry::OnIncompatible;
 use crate::secret::{Secret, SecretUrl};
 
 mod overrides;
@@ -41,13 +44,26 @@ pub struct Config {
 }
 
 /// Control-plane listen addresses (`host:port`).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ControlConfig {
     /// HTTP: /health, /metrics, the embedded registry's REST API.
     pub http: Option<String>,
     /// SQL over the PostgreSQL wire protocol.
     pub sql: Option<String>,
+    /// Where the embedded schema registry keeps its event log.
+    #[serde(default = "default_registry_dir")]
+    pub registry_dir: PathBuf,
+}
+
+impl Default for ControlConfig {
+    fn default() -> Self {
+        ControlConfig { http: None, sql: None, registry_dir: default_registry_dir() }
+    }
+}
+
+fn default_registry_dir() -> PathBuf {
+    PathBuf::from("./state/registry")
 }
 
 /// One source-to-sink pipeline.
@@ -65,7 +81,7 @@ pub struct PipelineConfig {
     pub sink: SinkConfig,
     /// Schema registry (used by the Avro sinks).
     #[serde(default)]
-    pub registry: Option<RegistryConfig>,
+    pub registry: RegistryConfig,
     /// Where the checkpoint lives.
     #[serde(default)]
     pub checkpoint: CheckpointConfig,
@@ -169,12 +185,22 @@ pub enum SinkConfig {
         /// Output directory.
         dir: PathBuf,
     },
-    /// Avro object container files (not yet available).
+    /// Avro object container files in `<dir>/<topic>/`, finalised atomically.
     Files {
         /// Output directory.
         dir: PathBuf,
         /// Topic prefix (default: the pipeline name).
         topic_prefix: Option<String>,
+        /// A file is finalised once it holds this many bytes.
+        #[serde(default = "default_roll_bytes")]
+        roll_bytes: u64,
+        /// ... or once it has been open this long. Changes are acknowledged to the
+        /// source only when their file is final, so this bounds the acknowledgement lag.
+        #[serde(default = "default_roll_seconds")]
+        roll_seconds: u64,
+        /// Block compression: `deflate` (default) or `null`.
+        #[serde(default)]
+        codec: FileCodec,
     },
     /// Kafka (not yet available).
     Kafka {
@@ -185,16 +211,58 @@ pub enum SinkConfig {
     },
 }
 
-/// Schema registry settings (used once the Avro sinks exist).
+/// Block compression of Avro files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FileCodec {
+    #[default]
+    Deflate,
+    Null,
+}
+
+/// Default size at which an Avro file is finalised.
+pub const DEFAULT_ROLL_BYTES: u64 = 64 * 1024 * 1024;
+/// Default age at which an Avro file is finalised.
+pub const DEFAULT_ROLL_SECONDS: u64 = 60;
+
+fn default_roll_bytes() -> u64 {
+    DEFAULT_ROLL_BYTES
+}
+fn default_roll_seconds() -> u64 {
+    DEFAULT_ROLL_SECONDS
+}
+
+/// Schema registry settings of a pipeline (its Avro sinks register every table shape).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RegistryConfig {
-    /// `embedded` or the URL of a Confluent-compatible registry.
+    /// `embedded` (this process's registry, served on control.http) or the URL of a
+    /// Confluent-compatible registry.
+    #[serde(default = "default_registry_url")]
     pub url: String,
-    /// Compatibility mode for new subjects.
-    pub compatibility: Option<String>,
-    /// `stop` or `allow`.
-    pub on_incompatible: Option<String>,
+    /// Compatibility level given to the pipeline's subjects that have none yet.
+    #[serde(default)]
+    pub compatibility: CompatibilityLevel,
+    /// What an incompatible table change does: `stop` (default) or `allow`.
+    #[serde(default)]
+    pub on_incompatible: OnIncompatible,
+}
+
+impl Default for RegistryConfig {
+    fn default() -> Self {
+        RegistryConfig {
+            url: default_registry_url(),
+            compatibility: CompatibilityLevel::default(),
+            on_incompatible: OnIncompatible::default(),
+        }
+    }
+}
+
+/// The embedded registry's `registry.url`.
+pub const EMBEDDED_REGISTRY: &str = "embedded";
+
+fn default_registry_url() -> String {
+    EMBEDDED_REGISTRY.to_owned()
 }
 
 /// Checkpoint settings.
@@ -348,12 +416,26 @@ impl Config {
             }
             match &pipeline.sink {
                 SinkConfig::Stdout {} | SinkConfig::Null {} | SinkConfig::Jsonl { .. } => {}
-                SinkConfig::Files { .. } | SinkConfig::Kafka { .. } => {
+                SinkConfig::Files { roll_bytes, roll_seconds, .. } => {
+                    if *roll_bytes < 1024 || *roll_seconds == 0 {
+                        return Err(invalid(
+                            at("sink"),
+                            "roll_bytes must be at least 1024 and roll_seconds at least 1",
+                        ));
+                    }
+                }
+                SinkConfig::Kafka { .. } => {
                     return Err(invalid(
                         at("sink.type"),
-                        "the files (Avro) and kafka sinks are not available in this version; use \"jsonl\" or \"stdout\"",
+                        "the kafka sink is not available in this version; use \"files\", \"jsonl\" or \"stdout\"",
                     ));
                 }
+            }
+            if pipeline.registry.url != EMBEDDED_REGISTRY {
+                return Err(invalid(
+                    at("registry.url"),
+                    "only the embedded registry (url = \"embedded\") is available in this version",
+                ));
             }
             if pipeline.snapshot.mode != SnapshotMode::Never {
                 return Err(invalid(

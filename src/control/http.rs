@@ -2,6 +2,7 @@
 //! and the embedded schema registry's Confluent REST API.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::State;
@@ -10,12 +11,15 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use tokio::sync::watch;
 
+use crate::registry::embedded::EmbeddedRegistry;
 use crate::telemetry::Metrics;
 
 /// What the HTTP handlers share.
 #[derive(Debug, Clone)]
 pub struct ControlState {
     pub metrics: Metrics,
+    /// The embedded schema registry served under its Confluent REST paths.
+    pub registry: Arc<EmbeddedRegistry>,
 }
 
 /// Serving the control address failed.

@@ -15,6 +15,7 @@ use wellhead_decoders::change::Lsn;
 
 use crate::checkpoint::CheckpointStore;
 use crate::config::{PipelineConfig, SourceConfig};
+use crate::registry::SchemaRegistry;
 use crate::sink::{self, SinkError};
 use crate::source::postgres::{PostgresSource, SourceError};
 use crate::telemetry::Metrics;
@@ -37,12 +38,13 @@ pub async fn run_pipeline(
     config: PipelineConfig,
     shutdown: watch::Receiver<bool>,
     metrics: Metrics,
+    registry: SchemaRegistry,
 ) -> Result<(), PipelineError> {
     let pipeline = config.name.clone();
     let store = CheckpointStore::open(&config.checkpoint.dir, &pipeline)
         .map_err(|source| PipelineError::Checkpoint { pipeline: pipeline.clone(), source })?;
     let resume_from = store.current().cloned().unwrap_or_default();
-    let sink = sink::build(&config, resume_from.sink_offset, store.current().is_some())
+    let sink = sink::build(&config, &resume_from, store.current().is_some(), registry, metrics.clone())
         .map_err(|source| PipelineError::Sink { pipeline: pipeline.clone(), source })?;
     let (sender, receiver) = batch::batch_queue(config.buffer.max_bytes);
     let (ack_sender, ack_receiver) = watch::channel(resume_from.flush_lsn);

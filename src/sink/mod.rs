@@ -8,6 +8,7 @@
 //! `drain` runs on a blocking thread: writing and encoding are CPU and disk work
 //! that must not stall the source's socket.
 
+mod files;
 pub mod json;
 mod jsonl;
 mod null;
@@ -21,9 +22,11 @@ use wellhead_decoders::change::{Lsn, Operation};
 use crate::checkpoint::{Checkpoint, CheckpointError, CheckpointStore};
 use crate::config::{PipelineConfig, SinkConfig, SourceConfig};
 use crate::pipeline::batch::{Batch, BatchReceiver};
+use crate::registry::SchemaRegistry;
 use crate::telemetry::{ChangeLabels, Metrics, PipelineLabel};
 
 use self::json::SourceInfo;
+use wellhead_schema::avro::{SourceFields, SourceKind};
 
 /// Writing output failed; the pipeline stops with its checkpoint untouched.
 #[derive(Debug, thiserror::Error)]
@@ -42,6 +45,14 @@ pub enum SinkError {
     Checkpoint(#[from] CheckpointError),
     #[error("sink type {0} is not available in this version")]
     Unavailable(&'static str),
+    #[error("output file {path} is named in the checkpoint but missing; it was removed outside Wellhead")]
+    MissingFile { path: String },
+    #[error("table {table}: {source}")]
+    Schema { table: String, source: Box<crate::registry::RegisterError> },
+    #[error("table {table}: {source}")]
+    Encode { table: String, source: Box<wellhead_schema::avro::EncodeError> },
+    #[error("internal: {0}")]
+    Internal(String),
 }
 
 /// A sink ready to write.
@@ -50,10 +61,18 @@ pub enum Sink {
     Stdout(stdout::StdoutSink),
     Null(null::NullSink),
     Jsonl(jsonl::JsonlSink),
+    Files(Box<files::FilesSink>),
 }
 
 /// Builds the configured sink, lined up with the checkpoint's `sink_offset`.
-pub fn build(config: &PipelineConfig, sink_offset: u64, has_checkpoint: bool) -> Result<Sink, SinkError> {
+pub fn build(
+    config: &PipelineConfig,
+    resume_from: &Checkpoint,
+    has_checkpoint: bool,
+    registry: SchemaRegistry,
+    metrics: Metrics,
+) -> Result<Sink, SinkError> {
+    let sink_offset = resume_from.sink_offset;
     let source = source_info(config);
     match &config.sink {
         SinkConfig::Stdout {} => Ok(Sink::Stdout(stdout::StdoutSink::new(source))),
@@ -61,7 +80,23 @@ pub fn build(config: &PipelineConfig, sink_offset: u64, has_checkpoint: bool) ->
         SinkConfig::Jsonl { dir } => {
             Ok(Sink::Jsonl(jsonl::JsonlSink::open(dir, &config.name, source, sink_offset, has_checkpoint)?))
         }
-        SinkConfig::Files { .. } => Err(SinkError::Unavailable("files")),
+        SinkConfig::Files { dir, topic_prefix, roll_bytes, roll_seconds, codec } => {
+            let settings = files::FilesSettings {
+                dir: dir.clone(),
+                topic_prefix: topic_prefix.clone().unwrap_or_else(|| config.name.clone()),
+                roll_bytes: *roll_bytes,
+                roll_age: std::time::Duration::from_secs(*roll_seconds),
+                codec: *codec,
+                source_kind: match &config.source {
+                    SourceConfig::Postgres(_) => SourceKind::Postgres,
+                    SourceConfig::Mysql(_) => SourceKind::Mysql,
+                },
+                source_fields: SourceFields { name: source.name.clone(), db: source.db.clone() },
+                registry_config: config.registry.clone(),
+                pipeline: config.name.clone(),
+            };
+            Ok(Sink::Files(Box::new(files::FilesSink::open(settings, resume_from, registry, metrics)?)))
+        }
         SinkConfig::Kafka { .. } => Err(SinkError::Unavailable("kafka")),
     }
 }
@@ -82,11 +117,28 @@ fn source_info(config: &PipelineConfig) -> SourceInfo {
 }
 
 impl Sink {
-    fn write(&mut self, batch: &Batch) -> Result<(), SinkError> {
+    fn write(&mut self, batch: &Batch, store: &mut CheckpointStore) -> Result<(), SinkError> {
         match self {
             Sink::Stdout(sink) => sink.write(batch),
             Sink::Null(sink) => sink.write(batch),
             Sink::Jsonl(sink) => sink.write(batch),
+            Sink::Files(sink) => sink.write(batch, store),
+        }
+    }
+
+    /// Commits what waits for time to pass (old files); nothing for the other sinks.
+    fn commit_if_due(&mut self, store: &mut CheckpointStore) -> Result<Option<Checkpoint>, SinkError> {
+        match self {
+            Sink::Files(sink) => sink.commit(store),
+            _ => Ok(None),
+        }
+    }
+
+    /// Commits whatever is still open at a clean stop.
+    fn close(&mut self, covered: Checkpoint, store: &mut CheckpointStore) -> Result<Option<Checkpoint>, SinkError> {
+        match self {
+            Sink::Files(sink) => sink.close(store).map(Some),
+            _ => self.commit(covered, store),
         }
     }
 
@@ -101,11 +153,15 @@ impl Sink {
             Sink::Stdout(sink) => sink.make_durable()?,
             Sink::Null(sink) => sink.encoded_bytes(),
             Sink::Jsonl(sink) => sink.make_durable()?,
+            Sink::Files(sink) => return sink.commit(store),
         };
         store.save(covered.clone())?;
         Ok(Some(covered))
     }
 }
+
+/// How long the sink thread waits for a batch before it commits anyway.
+const IDLE_COMMIT_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Writes batches until the queue closes: each round takes every queued batch,
 /// writes them, then commits once (durable output and checkpoint), then acks
@@ -127,14 +183,26 @@ pub fn drain(
         store.save(Checkpoint::default())?;
     }
     let mut covered = store.current().cloned().unwrap_or_default();
-    while let Some(first) = receiver.blocking_recv() {
+    let runtime = tokio::runtime::Handle::current();
+    loop {
+        // Wake up now and then without batches, so that time-based commits (file rolls) happen.
+        let first = match runtime.block_on(tokio::time::timeout(IDLE_COMMIT_INTERVAL, receiver.recv())) {
+            Ok(Some(batch)) => batch,
+            Ok(None) => break,
+            Err(_) => {
+                if let Some(saved) = sink.commit_if_due(&mut store)? {
+                    acks.send_replace(saved.flush_lsn);
+                }
+                continue;
+            }
+        };
         let mut round = vec![first];
         while let Ok(next) = receiver.try_recv() {
             round.push(next);
         }
         let mut advanced = false;
         for batch in &round {
-            sink.write(batch)?;
+            sink.write(batch, &mut store)?;
             for event in &batch.events {
                 *op_counts.entry(event.operation).or_default() += 1;
             }
@@ -161,6 +229,9 @@ pub fn drain(
         }
         // Dropping the round releases its memory permits to the source.
         drop(round);
+    }
+    if let Some(saved) = sink.close(covered, &mut store)? {
+        acks.send_replace(saved.flush_lsn);
     }
     Ok(())
 }

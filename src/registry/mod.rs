@@ -1,0 +1,79 @@
+//! Schema registries as a pipeline uses them: the embedded one (in this
+//! process, durable in an event log, served on the control address) and, later,
+//! an external Confluent-compatible one over HTTP.
+//!
+//! ```text
+//!  sink ─► SchemaRegistry::register(subject, schema, policy)
+//!            ├─ compatible ─► id (one call per new table shape, never per record)
+//!            └─ incompatible ─► policy stop: error naming table and change | allow: register anyway
+//! ```
+
+pub mod embedded;
+
+use std::sync::Arc;
+
+use wellhead_schema::compatibility::CompatibilityLevel;
+use wellhead_schema::registry::{Registration, RegistryError};
+
+use self::embedded::{EmbeddedRegistry, EmbeddedRegistryError};
+
+/// What a pipeline does with a schema its subject's compatibility level rejects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnIncompatible {
+    /// Stop the pipeline with the error; the checkpoint stays before the change.
+    #[default]
+    Stop,
+    /// Register the schema anyway (the subject's level is relaxed for that one registration).
+    Allow,
+}
+
+/// Registering a schema failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RegisterError {
+    #[error("schema for subject {subject} is incompatible with its registered versions under {level}: {details}")]
+    Incompatible { subject: String, level: CompatibilityLevel, details: String },
+    #[error("schema registry: {0}")]
+    Registry(#[from] RegistryError),
+    #[error(transparent)]
+    Embedded(#[from] EmbeddedRegistryError),
+}
+
+/// The registry a pipeline registers its schemas with.
+#[derive(Debug, Clone)]
+pub enum SchemaRegistry {
+    Embedded(Arc<EmbeddedRegistry>),
+}
+
+impl SchemaRegistry {
+    /// Sets `level` for `subject` unless the subject already has a level of its own.
+    pub fn default_level(&self, subject: &str, level: CompatibilityLevel) -> Result<(), RegisterError> {
+        match self {
+            SchemaRegistry::Embedded(registry) => Ok(registry.set_level_if_unset(subject, level)?),
+        }
+    }
+
+    /// Checks `schema` against `subject`'s level and registers it; returns its id and version.
+    pub fn register(&self, subject: &str, schema: &str, policy: OnIncompatible) -> Result<Registration, RegisterError> {
+        match self {
+            SchemaRegistry::Embedded(registry) => match registry.register(subject, schema) {
+                Ok(registration) => Ok(registration),
+                Err(EmbeddedRegistryError::Registry(RegistryError::Incompatible { details, .. })) => {
+                    let level = registry.effective_level(subject);
+                    match policy {
+                        OnIncompatible::Stop => Err(RegisterError::Incompatible {
+                            subject: subject.to_owned(),
+                            level,
+                            details: details.join("; "),
+                        }),
+                        OnIncompatible::Allow => {
+                            tracing::warn!(%subject, %level, details = %details.join("; "), "Registering an incompatible schema (on_incompatible = allow).");
+                            Ok(registry.register_ignoring_level(subject, schema)?)
+                        }
+                    }
+                }
+                Err(error) => Err(error.into()),
+            },
+        }
+    }
+}

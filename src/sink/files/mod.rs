@@ -1,0 +1,253 @@
+//! The Avro files sink: `<dir>/<topic>/<first position>.avro`, object container
+//! files with the table's envelope schema, finalised atomically.
+//!
+//! ```text
+//!  event ─► table shape changed? ─► register key/value schemas (drift check, policy)
+//!        ─► encode envelope ─► append to <topic>/.<name>.avro.tmp
+//!  roll (size, age, shape change, stop):
+//!        finish + fsync every open file ─► save checkpoint {position, pending renames}
+//!        ─► rename every .tmp to its final name ─► fsync directories ─► ack source
+//! ```
+//!
+//! Invariants: a final `.avro` file is complete and covered by a saved
+//! checkpoint; a `.tmp` file is not, and is deleted at start (the source sends
+//! its records again). All open files roll together, so one checkpoint position
+//! describes every topic: after a crash no record is in two files and none is
+//! missing. The source is acknowledged only for records in final files.
+
+mod table;
+
+use std::collections::HashMap;
+use std::fs::{self, File};
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use wellhead_decoders::change::{ChangeEvent, Position, TableName};
+use wellhead_schema::avro::{SourceFields, SourceKind};
+use wellhead_schema::container::{Codec, ContainerWriter};
+
+use self::table::TableOutput;
+use super::SinkError;
+use crate::checkpoint::{Checkpoint, CheckpointStore, PendingRename};
+use crate::config::{FileCodec, RegistryConfig};
+use crate::pipeline::batch::Batch;
+use crate::registry::SchemaRegistry;
+use crate::telemetry::{Metrics, TableLabels};
+
+/// Suffix of files being written.
+const TEMPORARY_SUFFIX: &str = ".avro.tmp";
+
+/// Settings of a files sink.
+#[derive(Debug, Clone)]
+pub struct FilesSettings {
+    pub dir: PathBuf,
+    pub topic_prefix: String,
+    pub roll_bytes: u64,
+    pub roll_age: Duration,
+    pub codec: FileCodec,
+    pub source_kind: SourceKind,
+    pub source_fields: SourceFields,
+    pub registry_config: RegistryConfig,
+    pub pipeline: String,
+}
+
+/// A file being written.
+#[derive(Debug)]
+struct OpenFile {
+    temporary: PathBuf,
+    final_path: PathBuf,
+    writer: ContainerWriter<BufWriter<File>>,
+}
+
+/// Writes Avro container files per topic.
+#[derive(Debug)]
+pub struct FilesSink {
+    settings: FilesSettings,
+    registry: SchemaRegistry,
+    metrics: Metrics,
+    tables: HashMap<TableName, TableOutput>,
+    files: HashMap<TableName, OpenFile>,
+    /// What the open files plus the final ones hold.
+    written: Checkpoint,
+    oldest_open: Option<Instant>,
+    datum: Vec<u8>,
+}
+
+impl FilesSink {
+    /// Completes renames a crash interrupted, deletes unfinished files, and opens the sink.
+    pub fn open(
+        settings: FilesSettings,
+        resume_from: &Checkpoint,
+        registry: SchemaRegistry,
+        metrics: Metrics,
+    ) -> Result<FilesSink, SinkError> {
+        let io = |path: &Path| {
+            let path = path.display().to_string();
+            move |source| SinkError::Io { path, source }
+        };
+        fs::create_dir_all(&settings.dir).map_err(io(&settings.dir))?;
+        for rename in &resume_from.pending_renames {
+            if rename.from.exists() {
+                fs::rename(&rename.from, &rename.to).map_err(io(&rename.from))?;
+                sync_parent(&rename.to)?;
+            } else if !rename.to.exists() {
+                return Err(SinkError::MissingFile { path: rename.to.display().to_string() });
+            }
+        }
+        for topic in fs::read_dir(&settings.dir).map_err(io(&settings.dir))? {
+            let topic = topic.map_err(io(&settings.dir))?.path();
+            if !topic.is_dir() {
+                continue;
+            }
+            for file in fs::read_dir(&topic).map_err(io(&topic))? {
+                let file = file.map_err(io(&topic))?.path();
+                if file.to_string_lossy().ends_with(TEMPORARY_SUFFIX) {
+                    tracing::info!(path = %file.display(), "Deleting an unfinished file; its changes will be read again.");
+                    fs::remove_file(&file).map_err(io(&file))?;
+                }
+            }
+        }
+        let written = Checkpoint { pending_renames: Vec::new(), ..resume_from.clone() };
+        Ok(FilesSink {
+            settings,
+            registry,
+            metrics,
+            tables: HashMap::new(),
+            files: HashMap::new(),
+            written,
+            oldest_open: None,
+            datum: Vec::with_capacity(4096),
+        })
+    }
+
+    /// Appends a batch; a table whose shape changed first rolls every file (with a checkpoint).
+    pub fn write(&mut self, batch: &Batch, store: &mut CheckpointStore) -> Result<(), SinkError> {
+        let now = super::now_millis();
+        for event in &batch.events {
+            self.prepare_table(event, store)?;
+            self.append(event, now)?;
+            self.written.last_position = Some(event.position.clone());
+        }
+        if batch.flush_lsn > self.written.flush_lsn {
+            self.written.flush_lsn = batch.flush_lsn;
+        }
+        Ok(())
+    }
+
+    /// Rolls when a file is big or old enough; with no open file, checkpoints what
+    /// advanced (transactions that wrote nothing here). `None` when nothing became durable.
+    pub fn commit(&mut self, store: &mut CheckpointStore) -> Result<Option<Checkpoint>, SinkError> {
+        if self.files.is_empty() {
+            let saved = store.current().map(|current| (&current.last_position, current.flush_lsn));
+            if saved == Some((&self.written.last_position, self.written.flush_lsn)) {
+                return Ok(None);
+            }
+            return self.roll(store).map(Some);
+        }
+        let due = self.oldest_open.is_some_and(|opened| opened.elapsed() >= self.settings.roll_age)
+            || self.files.values().any(|file| file.writer.approximate_size() >= self.settings.roll_bytes);
+        if due { self.roll(store).map(Some) } else { Ok(None) }
+    }
+
+    /// Finalises everything (a clean stop).
+    pub fn close(&mut self, store: &mut CheckpointStore) -> Result<Checkpoint, SinkError> {
+        self.roll(store)
+    }
+
+    fn prepare_table(&mut self, event: &ChangeEvent, store: &mut CheckpointStore) -> Result<(), SinkError> {
+        let table = &event.schema.table;
+        if self.tables.get(table).is_some_and(|output| output.serves(&event.schema)) {
+            return Ok(());
+        }
+        let output = TableOutput::new(&event.schema, &self.settings);
+        let registered = output.register(&self.registry, &self.settings.registry_config);
+        if self.files.contains_key(table) || registered.is_err() {
+            // Records of the old shape become final before anything of the new shape is written.
+            self.roll(store)?;
+        }
+        let versions = registered?;
+        tracing::info!(
+            pipeline = %self.settings.pipeline, table = %table, topic = %output.topic(),
+            value_schema_id = versions.value.id, value_version = versions.value.version,
+            key_schema_id = versions.key.map(|key| key.id),
+            "Table shape registered."
+        );
+        if versions.value.created {
+            let labels = TableLabels { pipeline: self.settings.pipeline.clone(), table: table.to_string() };
+            self.metrics.schema_changes.get_or_create(&labels).inc();
+        }
+        self.tables.insert(table.clone(), output);
+        Ok(())
+    }
+
+    fn append(&mut self, event: &ChangeEvent, now_ms: i64) -> Result<(), SinkError> {
+        let table = &event.schema.table;
+        let output = self.tables.get(table).ok_or_else(|| SinkError::Internal("table output missing".into()))?;
+        self.datum.clear();
+        output.encode(event, &self.settings.source_fields, now_ms, &mut self.datum)?;
+        let file = match self.files.entry(table.clone()) {
+            std::collections::hash_map::Entry::Occupied(entry) => entry.into_mut(),
+            std::collections::hash_map::Entry::Vacant(entry) => {
+                let file = open_file(&self.settings, output, &event.position)?;
+                self.oldest_open.get_or_insert_with(Instant::now);
+                entry.insert(file)
+            }
+        };
+        let path = file.temporary.display().to_string();
+        file.writer.append(&self.datum).map_err(|source| SinkError::Io { path, source })
+    }
+
+    /// Finishes and fsyncs every open file, saves the checkpoint with the renames
+    /// it implies, then renames.
+    fn roll(&mut self, store: &mut CheckpointStore) -> Result<Checkpoint, SinkError> {
+        let mut renames = Vec::with_capacity(self.files.len());
+        for (_, file) in self.files.drain() {
+            let path = file.temporary.display().to_string();
+            let io = |source| SinkError::Io { path: path.clone(), source };
+            let buffered = file.writer.finish().map_err(io)?;
+            let handle = buffered.into_inner().map_err(|error| io(error.into_error()))?;
+            handle.sync_all().map_err(io)?;
+            renames.push(PendingRename { from: file.temporary, to: file.final_path });
+        }
+        self.oldest_open = None;
+        let checkpoint = Checkpoint { pending_renames: renames.clone(), ..self.written.clone() };
+        store.save(checkpoint)?;
+        for rename in &renames {
+            fs::rename(&rename.from, &rename.to)
+                .map_err(|source| SinkError::Io { path: rename.from.display().to_string(), source })?;
+            sync_parent(&rename.to)?;
+        }
+        Ok(self.written.clone())
+    }
+}
+
+fn open_file(settings: &FilesSettings, output: &TableOutput, first: &Position) -> Result<OpenFile, SinkError> {
+    let dir = settings.dir.join(output.topic());
+    let io = |path: &Path| {
+        let path = path.display().to_string();
+        move |source| SinkError::Io { path, source }
+    };
+    fs::create_dir_all(&dir).map_err(io(&dir))?;
+    let name = match first {
+        Position::Postgres(position) => format!("{:016X}-{:016X}", position.commit_lsn.0, position.lsn.0),
+    };
+    let final_path = dir.join(format!("{name}.avro"));
+    let temporary = dir.join(format!(".{name}{TEMPORARY_SUFFIX}"));
+    let handle = File::create(&temporary).map_err(io(&temporary))?;
+    let codec = match settings.codec {
+        FileCodec::Deflate => Codec::Deflate,
+        FileCodec::Null => Codec::Null,
+    };
+    let writer =
+        ContainerWriter::new(BufWriter::with_capacity(1 << 20, handle), output.writer_schema(), codec, rand::random())
+            .map_err(io(&temporary))?;
+    Ok(OpenFile { temporary, final_path, writer })
+}
+
+fn sync_parent(path: &Path) -> Result<(), SinkError> {
+    let Some(dir) = path.parent() else { return Ok(()) };
+    File::open(dir)
+        .and_then(|handle| handle.sync_all())
+        .map_err(|source| SinkError::Io { path: dir.display().to_string(), source })
+}
