@@ -6,10 +6,13 @@ use std::sync::Arc;
 use tokio::sync::watch;
 
 use crate::config::Config;
+use crate::config::EMBEDDED_REGISTRY;
 use crate::control::http::{self, ControlState, HttpError};
 use crate::pipeline::{PipelineError, run_pipeline};
 use crate::registry::SchemaRegistry;
+use crate::registry::client::RegistryClient;
 use crate::registry::embedded::{EmbeddedRegistry, EmbeddedRegistryError};
+use crate::secret::SecretUrl;
 use crate::telemetry::Metrics;
 
 /// `wellhead run` failed.
@@ -21,6 +24,8 @@ pub enum RunError {
     Control(#[from] HttpError),
     #[error(transparent)]
     Registry(#[from] EmbeddedRegistryError),
+    #[error("registry.url: {0}")]
+    RegistryUrl(String),
 }
 
 /// Runs all pipelines; returns the first failure after stopping the others.
@@ -40,7 +45,14 @@ pub async fn run_pipelines(config: Config) -> Result<(), RunError> {
     };
     let mut pipelines = tokio::task::JoinSet::new();
     for pipeline in config.pipelines {
-        let registry = SchemaRegistry::Embedded(registry.clone());
+        let registry = if pipeline.registry.url == EMBEDDED_REGISTRY {
+            SchemaRegistry::Embedded(registry.clone())
+        } else {
+            let url =
+                SecretUrl::parse(&pipeline.registry.url).map_err(|error| RunError::RegistryUrl(error.to_string()))?;
+            let timeout = std::time::Duration::from_millis(pipeline.registry.timeout_ms);
+            SchemaRegistry::External(Arc::new(RegistryClient::new(&url, timeout)))
+        };
         pipelines.spawn(run_pipeline(pipeline, stopping.clone(), metrics.clone(), registry));
     }
     let signals = tokio::spawn(async move {

@@ -237,7 +237,8 @@ fn default_roll_seconds() -> u64 {
 #[serde(deny_unknown_fields)]
 pub struct RegistryConfig {
     /// `embedded` (this process's registry, served on control.http) or the URL of a
-    /// Confluent-compatible registry.
+    /// Confluent-compatible registry (basic-auth credentials may be in it:
+    /// `https://user:password@registry:8081`).
     #[serde(default = "default_registry_url")]
     pub url: String,
     /// Compatibility level given to the pipeline's subjects that have none yet.
@@ -246,6 +247,16 @@ pub struct RegistryConfig {
     /// What an incompatible table change does: `stop` (default) or `allow`.
     #[serde(default)]
     pub on_incompatible: OnIncompatible,
+    /// Timeout of one call to an external registry, in milliseconds.
+    #[serde(default = "default_registry_timeout_millis")]
+    pub timeout_ms: u64,
+}
+
+/// Default timeout of one call to an external registry.
+pub const DEFAULT_REGISTRY_TIMEOUT_MILLIS: u64 = 10_000;
+
+fn default_registry_timeout_millis() -> u64 {
+    DEFAULT_REGISTRY_TIMEOUT_MILLIS
 }
 
 impl Default for RegistryConfig {
@@ -254,6 +265,7 @@ impl Default for RegistryConfig {
             url: default_registry_url(),
             compatibility: CompatibilityLevel::default(),
             on_incompatible: OnIncompatible::default(),
+            timeout_ms: DEFAULT_REGISTRY_TIMEOUT_MILLIS,
         }
     }
 }
@@ -431,10 +443,15 @@ impl Config {
                     ));
                 }
             }
-            if pipeline.registry.url != EMBEDDED_REGISTRY {
+            if pipeline.registry.url != EMBEDDED_REGISTRY
+                && !matches!(
+                    url::Url::parse(&pipeline.registry.url).map(|u| u.scheme().to_owned()).as_deref(),
+                    Ok("http" | "https")
+                )
+            {
                 return Err(invalid(
                     at("registry.url"),
-                    "only the embedded registry (url = \"embedded\") is available in this version",
+                    "must be \"embedded\" or the http(s) URL of a Confluent-compatible registry",
                 ));
             }
             if pipeline.snapshot.mode != SnapshotMode::Never {

@@ -8,6 +8,7 @@
 //!            └─ incompatible ─► policy stop: error naming table and change | allow: register anyway
 //! ```
 
+pub mod client;
 pub mod embedded;
 
 use std::sync::Arc;
@@ -15,6 +16,7 @@ use std::sync::Arc;
 use wellhead_schema::compatibility::CompatibilityLevel;
 use wellhead_schema::registry::{Registration, RegistryError};
 
+use self::client::{ClientError, RegistryClient};
 use self::embedded::{EmbeddedRegistry, EmbeddedRegistryError};
 
 /// What a pipeline does with a schema its subject's compatibility level rejects.
@@ -37,12 +39,15 @@ pub enum RegisterError {
     Registry(#[from] RegistryError),
     #[error(transparent)]
     Embedded(#[from] EmbeddedRegistryError),
+    #[error(transparent)]
+    Client(#[from] ClientError),
 }
 
 /// The registry a pipeline registers its schemas with.
 #[derive(Debug, Clone)]
 pub enum SchemaRegistry {
     Embedded(Arc<EmbeddedRegistry>),
+    External(Arc<RegistryClient>),
 }
 
 impl SchemaRegistry {
@@ -50,6 +55,12 @@ impl SchemaRegistry {
     pub fn default_level(&self, subject: &str, level: CompatibilityLevel) -> Result<(), RegisterError> {
         match self {
             SchemaRegistry::Embedded(registry) => Ok(registry.set_level_if_unset(subject, level)?),
+            SchemaRegistry::External(client) => {
+                if client.subject_level(subject)?.is_none() {
+                    client.set_level(subject, level)?;
+                }
+                Ok(())
+            }
         }
     }
 
@@ -69,6 +80,31 @@ impl SchemaRegistry {
                         OnIncompatible::Allow => {
                             tracing::warn!(%subject, %level, details = %details.join("; "), "Registering an incompatible schema (on_incompatible = allow).");
                             Ok(registry.register_ignoring_level(subject, schema)?)
+                        }
+                    }
+                }
+                Err(error) => Err(error.into()),
+            },
+            SchemaRegistry::External(client) => match client.register(subject, schema) {
+                Ok(registration) => Ok(registration),
+                Err(error) if error.error_code() == Some(409) => {
+                    let level = client.effective_level(subject)?;
+                    match policy {
+                        OnIncompatible::Stop => Err(RegisterError::Incompatible {
+                            subject: subject.to_owned(),
+                            level,
+                            details: error.to_string(),
+                        }),
+                        OnIncompatible::Allow => {
+                            tracing::warn!(%subject, %level, details = %error, "Registering an incompatible schema (on_incompatible = allow).");
+                            let own_level = client.subject_level(subject)?;
+                            client.set_level(subject, CompatibilityLevel::None)?;
+                            let registered = client.register(subject, schema);
+                            match own_level {
+                                Some(level) => client.set_level(subject, level)?,
+                                None => client.delete_level(subject)?,
+                            }
+                            Ok(registered?)
                         }
                     }
                 }
