@@ -177,7 +177,7 @@ fn default_snapshot_workers() -> usize {
 pub enum SinkConfig {
     /// One JSON envelope per line on standard output.
     Stdout {},
-    /// Encodes every envelope in full, then discards it: for benchmarks and dry runs.
+    /// Encodes every change as its Avro envelope, then discards it: for benchmarks and dry runs.
     Null {},
     /// One JSON envelope per line in `<dir>/<pipeline>.jsonl`, truncated back to
     /// the checkpoint on restart so that nothing is repeated.

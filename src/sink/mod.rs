@@ -76,7 +76,10 @@ pub fn build(
     let source = source_info(config);
     match &config.sink {
         SinkConfig::Stdout {} => Ok(Sink::Stdout(stdout::StdoutSink::new(source))),
-        SinkConfig::Null {} => Ok(Sink::Null(null::NullSink::new(source))),
+        SinkConfig::Null {} => Ok(Sink::Null(null::NullSink::new(
+            source_kind(config),
+            SourceFields { name: source.name.clone(), db: source.db.clone() },
+        ))),
         SinkConfig::Jsonl { dir } => {
             Ok(Sink::Jsonl(jsonl::JsonlSink::open(dir, &config.name, source, sink_offset, has_checkpoint)?))
         }
@@ -87,10 +90,7 @@ pub fn build(
                 roll_bytes: *roll_bytes,
                 roll_age: std::time::Duration::from_secs(*roll_seconds),
                 codec: *codec,
-                source_kind: match &config.source {
-                    SourceConfig::Postgres(_) => SourceKind::Postgres,
-                    SourceConfig::Mysql(_) => SourceKind::Mysql,
-                },
+                source_kind: source_kind(config),
                 source_fields: SourceFields { name: source.name.clone(), db: source.db.clone() },
                 registry_config: config.registry.clone(),
                 pipeline: config.name.clone(),
@@ -98,6 +98,13 @@ pub fn build(
             Ok(Sink::Files(Box::new(files::FilesSink::open(settings, resume_from, registry, metrics)?)))
         }
         SinkConfig::Kafka { .. } => Err(SinkError::Unavailable("kafka")),
+    }
+}
+
+fn source_kind(config: &PipelineConfig) -> SourceKind {
+    match &config.source {
+        SourceConfig::Postgres(_) => SourceKind::Postgres,
+        SourceConfig::Mysql(_) => SourceKind::Mysql,
     }
 }
 
