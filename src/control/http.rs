@@ -50,9 +50,13 @@ pub async fn serve(
     }))
 }
 
-/// `/health` and `/metrics`.
+/// `/health`, `/metrics` and the registry's REST API (see `registry_api`).
 pub fn router(state: ControlState) -> Router {
-    Router::new().route("/health", get(health)).route("/metrics", get(metrics)).with_state(state)
+    Router::new()
+        .route("/health", get(health))
+        .route("/metrics", get(metrics))
+        .merge(super::registry_api::router())
+        .with_state(state)
 }
 
 async fn health() -> impl IntoResponse {

@@ -1,3 +1,4 @@
 //! The control plane: what operators and tools ask a running Wellhead.
 
 pub mod http;
+mod registry_api;

@@ -7,6 +7,7 @@
 //! (127.0.0.1:5433), `WELLHEAD_TEST_PG_REPLICA` (127.0.0.1:5434, wal_level=replica).
 #![allow(dead_code)]
 
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -248,11 +249,31 @@ pub fn free_port() -> u16 {
 
 /// A plain HTTP/1.1 request on loopback; returns (status, body).
 pub fn http(method: &str, address: &str, path: &str, body: Option<&str>) -> (u16, String) {
+    let response = http_request(method, address, path, "application/vnd.schemaregistry.v1+json", body);
+    (response.status, response.body)
+}
+
+/// An HTTP answer: status, header lines (names lowercased) and body.
+#[derive(Debug)]
+pub struct HttpResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl HttpResponse {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_str())
+    }
+}
+
+/// A plain HTTP/1.1 request on loopback with a chosen request Content-Type.
+pub fn http_request(method: &str, address: &str, path: &str, content_type: &str, body: Option<&str>) -> HttpResponse {
     use std::io::{Read, Write};
     let mut stream = std::net::TcpStream::connect(address).unwrap_or_else(|e| panic!("connect {address}: {e}"));
     let body = body.unwrap_or("");
     let request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\nContent-Type: application/vnd.schemaregistry.v1+json\r\nContent-Length: {}\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     );
     stream.write_all(request.as_bytes()).expect("send request");
@@ -260,8 +281,14 @@ pub fn http(method: &str, address: &str, path: &str, body: Option<&str>) -> (u16
     stream.read_to_string(&mut response).expect("read response");
     let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
     let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).expect("status code");
-    let chunked = head.to_ascii_lowercase().contains("transfer-encoding: chunked");
-    (status, if chunked { dechunk(body) } else { body.to_owned() })
+    let headers: Vec<(String, String)> = head
+        .lines()
+        .skip(1)
+        .filter_map(|line| line.split_once(':'))
+        .map(|(name, value)| (name.trim().to_ascii_lowercase(), value.trim().to_owned()))
+        .collect();
+    let chunked = headers.iter().any(|(name, value)| name == "transfer-encoding" && value.contains("chunked"));
+    HttpResponse { status, headers, body: if chunked { dechunk(body) } else { body.to_owned() } }
 }
 
 fn dechunk(mut body: &str) -> String {
