@@ -1,0 +1,350 @@
+//! The oracle's side of the Avro value matrix: what Python type fastavro must
+//! return for each column type, and the PostgreSQL input text of a typed value.
+//!
+//! ```text
+//!   read_avro.py line ──value──► literal(Kind::of(sql_type), described)
+//!                                   ├─ wrong Python type / record / symbol ──► Err(why)
+//!                                   └─ Ok(Some('…')) ──► rows::matches_stored   Ok(None) = SQL NULL
+//! ```
+//!
+//! A described value is `{"pytype", "value" | "fields" | "items", …}` as
+//! `tests/python/read_avro.py` documents. The expected types follow the table
+//! of `schema/src/avro/mod.rs`: numeric → `Decimal` (unconstrained numeric via
+//! the `wellhead.VariableScaleDecimal` record), and only for NaN/±Infinity the
+//! `wellhead.NumericSpecial` symbol; date/timestamp(tz) → `date`/naive/aware
+//! `datetime` or a `wellhead.Infinity` symbol; interval, timetz, arrays,
+//! composites and ranges → `dict` records. A temporal value fastavro cannot
+//! hold arrives raw (`"stripped"`, see the script) and is converted here from
+//! days or microseconds since 1970-01-01 (proleptic Gregorian, year 0 = 1 BC).
+
+use serde_json::Value;
+
+const MICROS_PER_DAY: i64 = 86_400_000_000;
+
+/// What fastavro must return for a column type.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Kind {
+    Int,
+    Bool,
+    Float,
+    /// numeric(p, s): Avro `decimal`, read as `Decimal`.
+    FixedDecimal,
+    /// Unconstrained numeric: record `wellhead.VariableScaleDecimal`.
+    VariableDecimal,
+    /// money: Avro `decimal(19, 2)`, no special values.
+    Money,
+    /// Text family, xml, network types, bits, tsvector, enums, domains over text, json, jsonb.
+    Text,
+    Bytes,
+    Uuid,
+    Date,
+    Time,
+    TimeTz,
+    Timestamp,
+    TimestampTz,
+    Interval,
+    Array(Box<Kind>),
+    /// Field kinds in type order.
+    Composite(Vec<Kind>),
+    Range(Box<Kind>),
+}
+
+impl Kind {
+    /// The kind of a column type of the matrix (`rows::COLUMNS`).
+    pub fn of(sql_type: &str) -> Kind {
+        if let Some(element) = sql_type.strip_suffix("[]") {
+            return Kind::Array(Box::new(Kind::of(element)));
+        }
+        match sql_type {
+            "smallint" | "integer" | "bigint" | "oid" | "posint" => Kind::Int,
+            "boolean" => Kind::Bool,
+            "real" | "double precision" => Kind::Float,
+            "numeric" => Kind::VariableDecimal,
+            "money" => Kind::Money,
+            "bytea" => Kind::Bytes,
+            "uuid" => Kind::Uuid,
+            "date" => Kind::Date,
+            "time" => Kind::Time,
+            "timetz" => Kind::TimeTz,
+            "timestamp" => Kind::Timestamp,
+            "timestamptz" => Kind::TimestampTz,
+            "interval" => Kind::Interval,
+            "pair" => Kind::Composite(vec![Kind::Int, Kind::Text]),
+            "int4range" => Kind::Range(Box::new(Kind::Int)),
+            "numrange" => Kind::Range(Box::new(Kind::VariableDecimal)),
+            "tstzrange" => Kind::Range(Box::new(Kind::TimestampTz)),
+            "daterange" => Kind::Range(Box::new(Kind::Date)),
+            "floatrange" => Kind::Range(Box::new(Kind::Float)),
+            numeric if numeric.starts_with("numeric(") => Kind::FixedDecimal,
+            _ => Kind::Text,
+        }
+    }
+}
+
+/// PostgreSQL input text of the described value (`None`: SQL NULL), or why it
+/// is not what fastavro must return for `kind`.
+pub fn literal(kind: &Kind, described: &Value) -> Result<Option<String>, String> {
+    let pytype = field_str(described, "pytype")?;
+    if pytype == "NoneType" {
+        return Ok(None);
+    }
+    let wrong = || Err(format!("{kind:?} must not be read as {}", described));
+    let value = || field_str(described, "value").map(str::to_owned);
+    let text = match (kind, pytype) {
+        (_, "str") if described.get("enum").is_some() => symbol(kind, described)?,
+        (Kind::Int, "int") | (Kind::FixedDecimal | Kind::Money, "Decimal") | (Kind::Text, "str") => value()?,
+        (Kind::Uuid, "UUID") | (Kind::Date, "date") | (Kind::Time, "time") => value()?,
+        (Kind::Float, "float") => value()?,
+        (Kind::Bool, "bool") => described["value"].as_bool().ok_or("bool without value")?.to_string(),
+        (Kind::Bytes, "bytes") => format!("\\x{}", value()?),
+        (Kind::Timestamp | Kind::TimestampTz, "datetime") => {
+            let aware = described["aware"].as_bool().ok_or("datetime without aware")?;
+            if aware != (*kind == Kind::TimestampTz) {
+                return Err(format!("{kind:?} read as a datetime with aware = {aware}: {described}"));
+            }
+            value()?
+        }
+        (Kind::Date | Kind::Time | Kind::Timestamp | Kind::TimestampTz, "int") => raw_temporal(kind, described)?,
+        (Kind::VariableDecimal, "dict") => {
+            record(described, |name| name == "wellhead.VariableScaleDecimal")?;
+            field_str(described, "decimal")?.to_owned()
+        }
+        (Kind::TimeTz, "dict") => {
+            let fields = record(described, |name| name == "wellhead.TimeTz")?;
+            let [(_, micros), (_, offset)] = named(&fields, ["micros", "utc_offset_seconds"])?;
+            let time = literal(&Kind::Time, micros)?.ok_or("timetz without micros")?;
+            let offset: i64 = int(offset)?;
+            let (sign, offset) = (if offset < 0 { '-' } else { '+' }, offset.abs());
+            format!("{time}{sign}{:02}:{:02}:{:02}", offset / 3600, offset / 60 % 60, offset % 60)
+        }
+        (Kind::Interval, "dict") => {
+            let fields = record(described, |name| name == "wellhead.Interval")?;
+            let [(_, months), (_, days), (_, micros)] = named(&fields, ["months", "days", "micros"])?;
+            interval(int(months)?, int(days)?, int(micros)?)
+        }
+        (Kind::Array(element), "dict") => {
+            let fields = record(described, |name| name.ends_with("_Array"))?;
+            let [(_, dimensions), (_, elements)] = named(&fields, ["dimensions", "elements"])?;
+            array(element, dimensions, elements)?
+        }
+        (Kind::Composite(kinds), "dict") => {
+            let fields = record(described, |name| name.starts_with("wellhead.composite."))?;
+            if fields.len() != kinds.len() {
+                return wrong();
+            }
+            let fields: Result<Vec<String>, String> =
+                kinds.iter().zip(&fields).map(|(kind, (_, field))| Ok(quoted(literal(kind, field)?, ""))).collect();
+            format!("({})", fields?.join(","))
+        }
+        (Kind::Range(bound), "dict") => {
+            let fields = record(described, |name| name.starts_with("wellhead.range."))?;
+            let [(_, empty), (_, lower), (_, lower_inclusive), (_, upper), (_, upper_inclusive)] =
+                named(&fields, ["empty", "lower", "lower_inclusive", "upper", "upper_inclusive"])?;
+            if boolean(empty)? {
+                "empty".to_owned()
+            } else {
+                format!(
+                    "{}{},{}{}",
+                    if boolean(lower_inclusive)? { '[' } else { '(' },
+                    quoted(literal(bound, lower)?, ""),
+                    quoted(literal(bound, upper)?, ""),
+                    if boolean(upper_inclusive)? { ']' } else { ')' }
+                )
+            }
+        }
+        _ => return wrong(),
+    };
+    Ok(Some(text))
+}
+
+/// The raw leaves' fastavro outcomes of a value read with its temporal logical
+/// types stripped: the error fastavro raises for each value it cannot hold, in order.
+pub fn fastavro_errors(described: &Value) -> Vec<String> {
+    let mut errors = Vec::new();
+    if let Some(error) = described.get("fastavro").and_then(Value::as_str) {
+        errors.push(error.to_owned());
+    }
+    let children = described["fields"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|pair| pair.get(1))
+        .chain(described["items"].as_array().into_iter().flatten());
+    for child in children {
+        errors.extend(fastavro_errors(child));
+    }
+    errors
+}
+
+/// An enum symbol: `wellhead.NumericSpecial` for numerics, `wellhead.Infinity` for dates and timestamps.
+fn symbol(kind: &Kind, described: &Value) -> Result<String, String> {
+    let text = match (kind, field_str(described, "enum")?, field_str(described, "value")?) {
+        (Kind::FixedDecimal | Kind::VariableDecimal, "wellhead.NumericSpecial", "NaN") => "NaN",
+        (Kind::FixedDecimal | Kind::VariableDecimal, "wellhead.NumericSpecial", "Infinity") => "Infinity",
+        (Kind::FixedDecimal | Kind::VariableDecimal, "wellhead.NumericSpecial", "NegativeInfinity") => "-Infinity",
+        (Kind::Date | Kind::Timestamp | Kind::TimestampTz, "wellhead.Infinity", "Infinity") => "infinity",
+        (Kind::Date | Kind::Timestamp | Kind::TimestampTz, "wellhead.Infinity", "NegativeInfinity") => "-infinity",
+        _ => return Err(format!("{kind:?} must not be read as the symbol {described}")),
+    };
+    Ok(text.to_owned())
+}
+
+/// A value fastavro could not hold as a Python temporal, read as its raw Avro int/long.
+fn raw_temporal(kind: &Kind, described: &Value) -> Result<String, String> {
+    let expected = match kind {
+        Kind::Date => "date",
+        Kind::Time => "time-micros",
+        Kind::Timestamp => "local-timestamp-micros",
+        _ => "timestamp-micros",
+    };
+    if described.get("stripped").and_then(Value::as_str) != Some(expected) {
+        return Err(format!("{kind:?} read as a plain int, not a raw {expected}: {described}"));
+    }
+    let raw: i64 = int(described)?;
+    let instant =
+        || format!("{} {}", civil_date(raw.div_euclid(MICROS_PER_DAY)), time_of_day(raw.rem_euclid(MICROS_PER_DAY)));
+    Ok(match kind {
+        Kind::Date => civil_date(raw),
+        Kind::Time => time_of_day(raw),
+        Kind::Timestamp => instant(),
+        _ => format!("{}+00", instant()),
+    })
+}
+
+/// `YYYY-MM-DD[ BC]` of a day count from 1970-01-01 (Howard Hinnant's `civil_from_days`).
+fn civil_date(days: i64) -> String {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z.rem_euclid(146_097);
+    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let shifted_month = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * shifted_month + 2) / 5 + 1;
+    let month = if shifted_month < 10 { shifted_month + 3 } else { shifted_month - 9 };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    if year <= 0 { format!("{:04}-{month:02}-{day:02} BC", 1 - year) } else { format!("{year:04}-{month:02}-{day:02}") }
+}
+
+/// `HH:MM:SS.ffffff` of microseconds since midnight (24:00:00 included).
+fn time_of_day(micros: i64) -> String {
+    let seconds = micros / 1_000_000;
+    format!("{:02}:{:02}:{:02}.{:06}", seconds / 3600, seconds / 60 % 60, seconds % 60, micros % 1_000_000)
+}
+
+/// An interval as PostgreSQL's own `postgres` style prints it; all fields at their
+/// maximum (minimum) is infinity (-infinity), as the representation documents.
+fn interval(months: i64, days: i64, micros: i64) -> String {
+    let max = (i64::from(i32::MAX), i64::from(i32::MAX), i64::MAX);
+    let min = (i64::from(i32::MIN), i64::from(i32::MIN), i64::MIN);
+    if (months, days, micros) == max {
+        return "infinity".to_owned();
+    }
+    if (months, days, micros) == min {
+        return "-infinity".to_owned();
+    }
+    let sign = if micros < 0 { "-" } else { "" };
+    let magnitude = micros.unsigned_abs();
+    let seconds = magnitude / 1_000_000;
+    format!(
+        "{} years {} mons {days} days {sign}{}:{:02}:{:02}.{:06}",
+        months / 12,
+        months % 12,
+        seconds / 3600,
+        seconds / 60 % 60,
+        seconds % 60,
+        magnitude % 1_000_000
+    )
+}
+
+/// `[lower:upper]…={…}` from the `dimensions` and row-major `elements` of an array record.
+fn array(element: &Kind, dimensions: &Value, elements: &Value) -> Result<String, String> {
+    let dimensions: Vec<(i64, usize)> = items(dimensions)?
+        .iter()
+        .map(|dimension| {
+            let fields = record(dimension, |name| name == "wellhead.ArrayDimension")?;
+            let [(_, lower_bound), (_, length)] = named(&fields, ["lower_bound", "length"])?;
+            Ok((int(lower_bound)?, usize::try_from(int(length)?).map_err(|e| e.to_string())?))
+        })
+        .collect::<Result<_, String>>()?;
+    let elements: Vec<String> = items(elements)?
+        .iter()
+        .map(|item| Ok(quoted(literal(element, item)?, "NULL")))
+        .collect::<Result<_, String>>()?;
+    if dimensions.is_empty() {
+        return if elements.is_empty() { Ok("{}".to_owned()) } else { Err("elements without dimensions".to_owned()) };
+    }
+    let count: usize = dimensions.iter().map(|(_, length)| length).product();
+    if count != elements.len() {
+        return Err(format!("dimensions {dimensions:?} do not hold {} elements", elements.len()));
+    }
+    let bounds: String =
+        dimensions.iter().map(|(lower, length)| format!("[{lower}:{}]", lower + *length as i64 - 1)).collect();
+    let mut level = elements;
+    for (_, length) in dimensions.iter().skip(1).rev() {
+        level = level.chunks(*length).map(|chunk| format!("{{{}}}", chunk.join(","))).collect();
+    }
+    Ok(format!("{bounds}={{{}}}", level.join(",")))
+}
+
+/// Double-quoted with backslash escapes (valid in array, row and range literals); `null` for SQL NULL.
+fn quoted(text: Option<String>, null: &str) -> String {
+    match text {
+        Some(text) => format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\"")),
+        None => null.to_owned(),
+    }
+}
+
+/// The fields of a record whose full name satisfies `name_ok`.
+fn record(described: &Value, name_ok: impl Fn(&str) -> bool) -> Result<Vec<(String, Value)>, String> {
+    let name = field_str(described, "record")?;
+    if described["pytype"] != "dict" || !name_ok(name) {
+        return Err(format!("unexpected record {described}"));
+    }
+    items(&described["fields"])?
+        .iter()
+        .map(|pair| match pair.as_array().map(Vec::as_slice) {
+            Some([Value::String(name), value]) => Ok((name.clone(), value.clone())),
+            _ => Err(format!("bad field {pair}")),
+        })
+        .collect()
+}
+
+/// The record's fields, which must be exactly `names` in order.
+fn named<'a, const N: usize>(
+    fields: &'a [(String, Value)],
+    names: [&str; N],
+) -> Result<[(&'a str, &'a Value); N], String> {
+    let found: Vec<&str> = fields.iter().map(|(name, _)| name.as_str()).collect();
+    if found != names {
+        return Err(format!("fields {found:?}, expected {names:?}"));
+    }
+    Ok(std::array::from_fn(|index| (fields[index].0.as_str(), &fields[index].1)))
+}
+
+fn items(value: &Value) -> Result<&Vec<Value>, String> {
+    if let Some(items) = value.get("items") {
+        if value["pytype"] != "list" {
+            return Err(format!("an Avro array not read as a list: {value}"));
+        }
+        return items.as_array().ok_or_else(|| format!("bad items {value}"));
+    }
+    value.as_array().ok_or_else(|| format!("expected a list, got {value}"))
+}
+
+fn int(described: &Value) -> Result<i64, String> {
+    if described["pytype"] != "int" {
+        return Err(format!("expected int, got {described}"));
+    }
+    field_str(described, "value")?.parse().map_err(|e| format!("{described}: {e}"))
+}
+
+fn boolean(described: &Value) -> Result<bool, String> {
+    match (&described["pytype"], &described["value"]) {
+        (Value::String(pytype), Value::Bool(b)) if pytype == "bool" => Ok(*b),
+        _ => Err(format!("expected bool, got {described}")),
+    }
+}
+
+fn field_str<'a>(described: &'a Value, key: &str) -> Result<&'a str, String> {
+    described.get(key).and_then(Value::as_str).ok_or_else(|| format!("no {key} in {described}"))
+}
