@@ -27,6 +27,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use support::writer::{self, Change, Random, describe_difference, write_until_stopped};
 use support::{Server, TestDatabase, Wellhead};
 
 /// How many times wellhead is stopped and restarted while the writer runs.
@@ -42,137 +43,10 @@ const KILL_DELAY_MAX: u64 = 2_000;
 /// into pieces; slow batches keep the sink a second behind the stream.
 const SMALL_BATCHES: (usize, u64) = (50, 100);
 const SLOW_BATCHES: (usize, u64) = (4096, 1000);
-/// One transaction in this many is a bulk insert of [`BULK_ROWS`] rows (spanning several batches).
-const BULK_EVERY: u64 = 12;
-const BULK_ROWS: i64 = 130;
 /// How long the last run may take to write what the writer committed.
 const CATCH_UP_TIMEOUT: Duration = Duration::from_secs(60);
 /// The output counts as stalled when it has not grown for this long.
 const STALL: Duration = Duration::from_secs(5);
-const TABLES: [&str; 3] = ["t1", "t2", "t3"];
-
-/// SplitMix64: small, seedable, good enough to pick delays and operations.
-struct Random(u64);
-
-impl Random {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `low..=high`.
-    fn between(&mut self, low: u64, high: u64) -> u64 {
-        low + self.next() % (high - low + 1)
-    }
-
-    fn index(&mut self, length: usize) -> usize {
-        (self.next() % length as u64) as usize
-    }
-}
-
-fn seed() -> u64 {
-    match std::env::var("WELLHEAD_TEST_SEED") {
-        Ok(text) => text.trim().parse().unwrap_or_else(|e| panic!("WELLHEAD_TEST_SEED={text:?}: {e}")),
-        Err(_) => std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|elapsed| elapsed.as_nanos() as u64)
-            .unwrap_or(1),
-    }
-}
-
-/// One row change as the writer made it and as the output must show it.
-/// Deletes carry no `seq`: with REPLICA IDENTITY DEFAULT the old row holds only the key.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-struct Change {
-    table: &'static str,
-    op: char,
-    id: i64,
-    seq: Option<i64>,
-}
-
-/// Commits small mixed transactions (and now and then a bulk insert) until `stop`;
-/// returns every committed transaction's changes, in commit order.
-async fn write_until_stopped(url: String, seed: u64, stop: Arc<AtomicBool>) -> Vec<Vec<Change>> {
-    let client = support::connect(&url).await;
-    let mut random = Random(seed);
-    let mut live: [Vec<i64>; 3] = [Vec::new(), Vec::new(), Vec::new()];
-    let mut next_id: i64 = 1;
-    let mut committed = Vec::new();
-    while !stop.load(Ordering::SeqCst) {
-        let mut changes = Vec::new();
-        client.batch_execute("BEGIN").await.expect("begin");
-        if random.next().is_multiple_of(BULK_EVERY) {
-            let table = random.index(TABLES.len());
-            let rows = client
-                .query(
-                    &format!(
-                        "INSERT INTO {} (id, seq, note) SELECT g, nextval('change_seq'), 'bulk'
-                           FROM generate_series($1::bigint, $2::bigint) g ORDER BY g RETURNING id, seq",
-                        TABLES[table]
-                    ),
-                    &[&next_id, &(next_id + BULK_ROWS - 1)],
-                )
-                .await
-                .expect("bulk insert");
-            for row in rows {
-                let id: i64 = row.get(0);
-                live[table].push(id);
-                changes.push(Change { table: TABLES[table], op: 'c', id, seq: Some(row.get(1)) });
-            }
-            next_id += BULK_ROWS;
-        } else {
-            for _ in 0..random.between(1, 3) {
-                let table = random.index(TABLES.len());
-                let id = next_id;
-                next_id += 1;
-                let row = client
-                    .query_one(
-                        &format!(
-                            "INSERT INTO {} (id, seq, note) VALUES ($1, nextval('change_seq'), 'new') RETURNING seq",
-                            TABLES[table]
-                        ),
-                        &[&id],
-                    )
-                    .await
-                    .expect("insert");
-                live[table].push(id);
-                changes.push(Change { table: TABLES[table], op: 'c', id, seq: Some(row.get(0)) });
-            }
-            let table = random.index(TABLES.len());
-            if !live[table].is_empty() {
-                let id = live[table][random.index(live[table].len())];
-                let row = client
-                    .query_one(
-                        &format!(
-                            "UPDATE {} SET seq = nextval('change_seq'), note = 'updated' WHERE id = $1 RETURNING seq",
-                            TABLES[table]
-                        ),
-                        &[&id],
-                    )
-                    .await
-                    .expect("update");
-                changes.push(Change { table: TABLES[table], op: 'u', id, seq: Some(row.get(0)) });
-            }
-            let table = random.index(TABLES.len());
-            if !live[table].is_empty() {
-                let id = live[table].swap_remove(random.index(live[table].len()));
-                let deleted = client
-                    .execute(&format!("DELETE FROM {} WHERE id = $1", TABLES[table]), &[&id])
-                    .await
-                    .expect("delete");
-                assert_eq!(deleted, 1, "row {id} of {} exists", TABLES[table]);
-                changes.push(Change { table: TABLES[table], op: 'd', id, seq: None });
-            }
-        }
-        client.batch_execute("COMMIT").await.expect("commit");
-        committed.push(changes);
-        tokio::time::sleep(Duration::from_millis(random.between(1, 6))).await;
-    }
-    committed
-}
 
 /// The output's changes, split into transactions where the transaction id changes.
 /// Also checks each transaction's `total_order` runs 1..n and commit LSNs never decrease.
@@ -181,7 +55,7 @@ fn output_transactions(events: &[serde_json::Value]) -> Vec<Vec<Change>> {
     let mut previous: Option<(String, u64, u64)> = None;
     for (line, event) in events.iter().enumerate() {
         let table = event["source"]["table"].as_str().expect("source.table");
-        let table = TABLES.into_iter().find(|t| *t == table).unwrap_or_else(|| panic!("unknown table {table}"));
+        let table = writer::table_named(table);
         let op = event["op"].as_str().and_then(|op| op.chars().next()).expect("op");
         let row = if event["after"].is_null() { &event["before"] } else { &event["after"] };
         let change = Change { table, op, id: row["id"].as_i64().expect("id"), seq: row["seq"].as_i64() };
@@ -209,28 +83,6 @@ fn output_transactions(events: &[serde_json::Value]) -> Vec<Vec<Change>> {
     transactions
 }
 
-/// Where the output departs from what was committed, with context, for the failure message.
-fn describe_difference(expected: &[Change], actual: &[Change]) -> String {
-    let first = expected.iter().zip(actual).position(|(e, a)| e != a).unwrap_or(expected.len().min(actual.len()));
-    let around = |changes: &[Change]| {
-        let start = first.saturating_sub(3);
-        changes[start.min(changes.len())..(first + 4).min(changes.len())].to_vec()
-    };
-    let expected_set: std::collections::HashSet<&Change> = expected.iter().collect();
-    let actual_set: std::collections::HashSet<&Change> = actual.iter().collect();
-    let missing = expected.iter().filter(|c| !actual_set.contains(c)).count();
-    let unexpected = actual.iter().filter(|c| !expected_set.contains(c)).count();
-    let duplicated = actual.len() - actual_set.len();
-    format!(
-        "expected {} changes, got {}; {missing} missing, {unexpected} never committed, {duplicated} repeated; \
-         first difference at change {first}:\n expected {:?}\n actual   {:?}",
-        expected.len(),
-        actual.len(),
-        around(expected),
-        around(actual)
-    )
-}
-
 /// True when the pipeline's checkpoint ends inside a transaction (its last
 /// event's commit LSN lies beyond the last complete transaction's end).
 fn checkpoint_is_mid_transaction(db: &TestDatabase) -> bool {
@@ -248,7 +100,7 @@ fn checkpoint_is_mid_transaction(db: &TestDatabase) -> bool {
 /// Writes the config with `(max_batch_events, max_batch_millis)`; same pipeline, slot and checkpoint.
 fn write_config(db: &TestDatabase, (max_batch_events, max_batch_millis): (usize, u64)) -> std::path::PathBuf {
     db.write_config(
-        &["public.t1", "public.t2", "public.t3"],
+        &writer::QUALIFIED_TABLES,
         &format!(
             "\n[pipelines.buffer]\nmax_batch_events = {max_batch_events}\nmax_batch_millis = {max_batch_millis}\n"
         ),
@@ -261,20 +113,12 @@ fn line_count(path: &std::path::Path) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_15_kill_and_restart_mid_stream_loses_and_repeats_nothing() {
-    let seed = seed();
+    let seed = writer::seed();
     println!("restart test seed {seed}; replay with WELLHEAD_TEST_SEED={seed}");
     let started = Instant::now();
     let mut random = Random(seed);
     let db = TestDatabase::create(Server::Pg15, "restart").await;
-    db.client
-        .batch_execute(
-            "CREATE SEQUENCE change_seq;
-             CREATE TABLE t1 (id bigint PRIMARY KEY, seq bigint NOT NULL, note text);
-             CREATE TABLE t2 (id bigint PRIMARY KEY, seq bigint NOT NULL, note text);
-             CREATE TABLE t3 (id bigint PRIMARY KEY, seq bigint NOT NULL, note text);",
-        )
-        .await
-        .expect("schema");
+    db.client.batch_execute(writer::SCHEMA).await.expect("schema");
     let config = write_config(&db, SMALL_BATCHES);
     let mut wellhead = Wellhead::start(&config);
     wellhead.wait_streaming().await;

@@ -61,8 +61,9 @@ pub async fn run_pipeline(
         SourceConfig::Mysql(_) => Ok(()),
     };
     let sink_result = sink_thread.await.map_err(|_| PipelineError::SinkPanicked { pipeline: pipeline.clone() })?;
-    source_result.map_err(|source| PipelineError::Source { pipeline: pipeline.clone(), source })?;
-    sink_result.map_err(|source| PipelineError::Sink { pipeline, source })?;
+    // A failed sink is the cause; the source then only saw its queue close (`SinkStopped`).
+    sink_result.map_err(|source| PipelineError::Sink { pipeline: pipeline.clone(), source })?;
+    source_result.map_err(|source| PipelineError::Source { pipeline, source })?;
     Ok(())
 }
 

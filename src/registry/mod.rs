@@ -14,7 +14,7 @@ pub mod embedded;
 use std::sync::Arc;
 
 use wellhead_schema::compatibility::CompatibilityLevel;
-use wellhead_schema::registry::{Registration, RegistryError};
+use wellhead_schema::registry::{Registration, RegistryError, VersionSelector};
 
 use self::client::{ClientError, RegistryClient};
 use self::embedded::{EmbeddedRegistry, EmbeddedRegistryError};
@@ -61,6 +61,16 @@ impl SchemaRegistry {
                 }
                 Ok(())
             }
+        }
+    }
+
+    /// The text of `subject`'s newest version, if it has one (to explain a refused
+    /// change; `None` from an external registry, whose client does not fetch versions yet).
+    pub fn latest_schema(&self, subject: &str) -> Option<String> {
+        match self {
+            SchemaRegistry::Embedded(registry) => registry
+                .read(|store| store.version(subject, VersionSelector::Latest, false).ok().map(|found| found.schema)),
+            SchemaRegistry::External(_) => None,
         }
     }
 

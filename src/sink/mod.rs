@@ -8,6 +8,7 @@
 //! `drain` runs on a blocking thread: writing and encoding are CPU and disk work
 //! that must not stall the source's socket.
 
+mod drift;
 mod files;
 pub mod json;
 mod jsonl;
@@ -49,6 +50,13 @@ pub enum SinkError {
     MissingFile { path: String },
     #[error("table {table}: {source}")]
     Schema { table: String, source: Box<crate::registry::RegisterError> },
+    /// A table's new shape was refused by its subject's compatibility level (policy `stop`).
+    #[error(
+        "table {table} changed incompatibly ({changes}): {source}. Nothing of the new shape was written and the \
+         checkpoint stays before it; to let the change through, set on_incompatible = \"allow\" under \
+         [pipelines.registry] (or relax the subject's compatibility level), then restart"
+    )]
+    Incompatible { table: String, changes: String, source: Box<crate::registry::RegisterError> },
     #[error("table {table}: {source}")]
     Encode { table: String, source: Box<wellhead_schema::avro::EncodeError> },
     #[error("internal: {0}")]

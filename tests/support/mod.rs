@@ -7,6 +7,8 @@
 //! (127.0.0.1:5433), `WELLHEAD_TEST_PG_REPLICA` (127.0.0.1:5434, wal_level=replica).
 #![allow(dead_code)]
 
+pub mod avro_files;
+pub mod writer;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

@@ -12,6 +12,7 @@ use super::FilesSettings;
 use crate::config::RegistryConfig;
 use crate::registry::{RegisterError, SchemaRegistry};
 use crate::sink::SinkError;
+use crate::sink::drift::column_changes;
 
 /// Ids of a table shape's registered schemas.
 #[derive(Debug, Clone, Copy)]
@@ -67,15 +68,38 @@ impl TableOutput {
         let drift =
             |error: RegisterError| SinkError::Schema { table: self.schema.table.to_string(), source: Box::new(error) };
         registry.default_level(&value_subject, config.compatibility).map_err(drift)?;
-        let value = registry.register(&value_subject, &self.writer_schema, config.on_incompatible).map_err(drift)?;
+        let value = registry
+            .register(&value_subject, &self.writer_schema, config.on_incompatible)
+            .map_err(|error| self.refused(registry, &value_subject, &self.writer_schema, error))?;
         let key = match &self.key_schema {
             Some(schema) => {
                 registry.default_level(&key_subject, config.compatibility).map_err(drift)?;
-                Some(registry.register(&key_subject, schema, config.on_incompatible).map_err(drift)?)
+                Some(
+                    registry
+                        .register(&key_subject, schema, config.on_incompatible)
+                        .map_err(|error| self.refused(registry, &key_subject, schema, error))?,
+                )
             }
             None => None,
         };
         Ok(RegisteredVersions { value, key })
+    }
+
+    /// A failed registration as the sink reports it: a refused shape says which
+    /// columns changed how, against the subject's newest version.
+    fn refused(&self, registry: &SchemaRegistry, subject: &str, schema: &str, error: RegisterError) -> SinkError {
+        let table = self.schema.table.to_string();
+        match error {
+            RegisterError::Incompatible { .. } => {
+                let changes = registry
+                    .latest_schema(subject)
+                    .map(|previous| column_changes(&previous, schema))
+                    .filter(|changes| !changes.is_empty())
+                    .map_or_else(|| "the schema changed".to_owned(), |changes| changes.join("; "));
+                SinkError::Incompatible { table, changes, source: Box::new(error) }
+            }
+            error => SinkError::Schema { table, source: Box::new(error) },
+        }
     }
 
     /// Appends the event's envelope datum to `out`.

@@ -1,0 +1,182 @@
+//! The writer of the crash tests and its log, which is their oracle: one client
+//! commits small mixed transactions (now and then a bulk insert) on three
+//! tables and records every committed change, in commit order.
+//!
+//! ```text
+//!  Random(seed) ─► write_until_stopped ──commit──► PostgreSQL ──► wellhead ──► output
+//!                        └── Vec<transaction> (commit order) ── must equal ──────┘
+//! ```
+//!
+//! It is the only writer and awaits each COMMIT, so its log is in commit order.
+//! Every insert and update sets `seq` from one sequence, so each change carries
+//! a unique value. The choices come from a seeded generator: `seed()` reads
+//! `WELLHEAD_TEST_SEED` to replay them (the interleaving with the server still varies).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+/// The tables the writer changes.
+pub const TABLES: [&str; 3] = ["t1", "t2", "t3"];
+/// Their publication names, for the config.
+pub const QUALIFIED_TABLES: [&str; 3] = ["public.t1", "public.t2", "public.t3"];
+/// Creates the sequence and [`TABLES`].
+pub const SCHEMA: &str = "CREATE SEQUENCE change_seq;
+     CREATE TABLE t1 (id bigint PRIMARY KEY, seq bigint NOT NULL, note text);
+     CREATE TABLE t2 (id bigint PRIMARY KEY, seq bigint NOT NULL, note text);
+     CREATE TABLE t3 (id bigint PRIMARY KEY, seq bigint NOT NULL, note text);";
+/// One transaction in this many is a bulk insert of [`BULK_ROWS`] rows (spanning several batches).
+const BULK_EVERY: u64 = 12;
+const BULK_ROWS: i64 = 130;
+
+/// SplitMix64: small, seedable, good enough to pick delays and operations.
+#[derive(Debug)]
+pub struct Random(pub u64);
+
+impl Random {
+    pub fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `low..=high`.
+    pub fn between(&mut self, low: u64, high: u64) -> u64 {
+        low + self.next() % (high - low + 1)
+    }
+
+    pub fn index(&mut self, length: usize) -> usize {
+        (self.next() % length as u64) as usize
+    }
+}
+
+/// `WELLHEAD_TEST_SEED`, or one taken from the clock.
+pub fn seed() -> u64 {
+    match std::env::var("WELLHEAD_TEST_SEED") {
+        Ok(text) => text.trim().parse().unwrap_or_else(|e| panic!("WELLHEAD_TEST_SEED={text:?}: {e}")),
+        Err(_) => std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|elapsed| elapsed.as_nanos() as u64)
+            .unwrap_or(1),
+    }
+}
+
+/// One row change as the writer made it and as the output must show it.
+/// Deletes carry no `seq`: with REPLICA IDENTITY DEFAULT the old row holds only the key.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Change {
+    pub table: &'static str,
+    pub op: char,
+    pub id: i64,
+    pub seq: Option<i64>,
+}
+
+/// The writer's table named `name` (`t1`), for building [`Change`]s from output.
+pub fn table_named(name: &str) -> &'static str {
+    TABLES.into_iter().find(|t| *t == name).unwrap_or_else(|| panic!("unknown table {name}"))
+}
+
+/// Commits small mixed transactions (and now and then a bulk insert) until `stop`;
+/// returns every committed transaction's changes, in commit order.
+pub async fn write_until_stopped(url: String, seed: u64, stop: Arc<AtomicBool>) -> Vec<Vec<Change>> {
+    let client = super::connect(&url).await;
+    let mut random = Random(seed);
+    let mut live: [Vec<i64>; 3] = [Vec::new(), Vec::new(), Vec::new()];
+    let mut next_id: i64 = 1;
+    let mut committed = Vec::new();
+    while !stop.load(Ordering::SeqCst) {
+        let mut changes = Vec::new();
+        client.batch_execute("BEGIN").await.expect("begin");
+        if random.next().is_multiple_of(BULK_EVERY) {
+            let table = random.index(TABLES.len());
+            let rows = client
+                .query(
+                    &format!(
+                        "INSERT INTO {} (id, seq, note) SELECT g, nextval('change_seq'), 'bulk'
+                           FROM generate_series($1::bigint, $2::bigint) g ORDER BY g RETURNING id, seq",
+                        TABLES[table]
+                    ),
+                    &[&next_id, &(next_id + BULK_ROWS - 1)],
+                )
+                .await
+                .expect("bulk insert");
+            for row in rows {
+                let id: i64 = row.get(0);
+                live[table].push(id);
+                changes.push(Change { table: TABLES[table], op: 'c', id, seq: Some(row.get(1)) });
+            }
+            next_id += BULK_ROWS;
+        } else {
+            for _ in 0..random.between(1, 3) {
+                let table = random.index(TABLES.len());
+                let id = next_id;
+                next_id += 1;
+                let row = client
+                    .query_one(
+                        &format!(
+                            "INSERT INTO {} (id, seq, note) VALUES ($1, nextval('change_seq'), 'new') RETURNING seq",
+                            TABLES[table]
+                        ),
+                        &[&id],
+                    )
+                    .await
+                    .expect("insert");
+                live[table].push(id);
+                changes.push(Change { table: TABLES[table], op: 'c', id, seq: Some(row.get(0)) });
+            }
+            let table = random.index(TABLES.len());
+            if !live[table].is_empty() {
+                let id = live[table][random.index(live[table].len())];
+                let row = client
+                    .query_one(
+                        &format!(
+                            "UPDATE {} SET seq = nextval('change_seq'), note = 'updated' WHERE id = $1 RETURNING seq",
+                            TABLES[table]
+                        ),
+                        &[&id],
+                    )
+                    .await
+                    .expect("update");
+                changes.push(Change { table: TABLES[table], op: 'u', id, seq: Some(row.get(0)) });
+            }
+            let table = random.index(TABLES.len());
+            if !live[table].is_empty() {
+                let id = live[table].swap_remove(random.index(live[table].len()));
+                let deleted = client
+                    .execute(&format!("DELETE FROM {} WHERE id = $1", TABLES[table]), &[&id])
+                    .await
+                    .expect("delete");
+                assert_eq!(deleted, 1, "row {id} of {} exists", TABLES[table]);
+                changes.push(Change { table: TABLES[table], op: 'd', id, seq: None });
+            }
+        }
+        client.batch_execute("COMMIT").await.expect("commit");
+        committed.push(changes);
+        tokio::time::sleep(Duration::from_millis(random.between(1, 6))).await;
+    }
+    committed
+}
+
+/// Where the output departs from what was committed, with context, for the failure message.
+pub fn describe_difference(expected: &[Change], actual: &[Change]) -> String {
+    let first = expected.iter().zip(actual).position(|(e, a)| e != a).unwrap_or(expected.len().min(actual.len()));
+    let around = |changes: &[Change]| {
+        let start = first.saturating_sub(3);
+        changes[start.min(changes.len())..(first + 4).min(changes.len())].to_vec()
+    };
+    let expected_set: std::collections::HashSet<&Change> = expected.iter().collect();
+    let actual_set: std::collections::HashSet<&Change> = actual.iter().collect();
+    let missing = expected.iter().filter(|c| !actual_set.contains(c)).count();
+    let unexpected = actual.iter().filter(|c| !expected_set.contains(c)).count();
+    let duplicated = actual.len() - actual_set.len();
+    format!(
+        "expected {} changes, got {}; {missing} missing, {unexpected} never committed, {duplicated} repeated; \
+         first difference at change {first}:\n expected {:?}\n actual   {:?}",
+        expected.len(),
+        actual.len(),
+        around(expected),
+        around(actual)
+    )
+}
