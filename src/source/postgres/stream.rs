@@ -39,6 +39,8 @@ use crate::pipeline::batch::{BatchBuilder, BatchSender};
 
 /// How often a status update is sent even when the server does not ask.
 const STATUS_INTERVAL: Duration = Duration::from_secs(1);
+/// Least time between two status updates sent because the sink acknowledged something.
+const ACK_STATUS_INTERVAL: Duration = Duration::from_millis(100);
 /// How long a clean shutdown waits for the sink to acknowledge the last batch.
 const FINAL_ACK_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -139,8 +141,14 @@ impl Session<'_> {
                 Wake::Frame(None) => return Err(SourceError::StreamEnded),
                 Wake::Frame(Some(frame)) => self.handle_frame(frame, &mut state).await?,
                 Wake::Deadline => self.flush_batch(&mut state).await?,
-                Wake::Acked => {}
-                Wake::Status => self.send_status(&state, false).await?,
+                // Confirm what became durable promptly (at most every ACK_STATUS_INTERVAL), so
+                // that the server may recycle WAL and lag metrics stay true.
+                Wake::Acked => {
+                    if state.last_status.is_none_or(|sent| sent.elapsed() >= ACK_STATUS_INTERVAL) {
+                        self.send_status(&mut state, false).await?;
+                    }
+                }
+                Wake::Status => self.send_status(&mut state, false).await?,
                 Wake::Shutdown => return self.finish(&mut state).await,
             }
         }
@@ -364,7 +372,7 @@ impl Session<'_> {
         }
     }
 
-    async fn send_status(&mut self, state: &StreamState, reply_requested: bool) -> Result<(), SourceError> {
+    async fn send_status(&mut self, state: &mut StreamState, reply_requested: bool) -> Result<(), SourceError> {
         // Only what the sink has made durable and checkpointed; never what was merely received.
         let flushed = *self.acks.borrow();
         let update = StandbyStatusUpdate {
@@ -375,6 +383,7 @@ impl Session<'_> {
             reply_requested,
         };
         self.connection.send_copy_data(update.encode()).await?;
+        state.last_status = Some(Instant::now());
         Ok(())
     }
 }
@@ -387,6 +396,8 @@ struct StreamState {
     streaming_xid: Option<u32>,
     /// Highest WAL position received.
     received: Lsn,
+    /// When the last status update went out.
+    last_status: Option<Instant>,
 }
 
 /// The (sub)transaction id of a message that belongs to a streamed transaction's content.
