@@ -22,7 +22,7 @@ use crate::secret::{Secret, SecretUrl};
 mod overrides;
 
 /// Default bound on the bytes of change events queued between source and sink.
-pub const DEFAULT_QUEUE_BYTES: u64 = 32 * 1024 * 1024;
+pub const DEFAULT_QUEUE_BYTES: u64 = 16 * 1024 * 1024;
 /// Default largest number of events in one batch handed to a sink.
 pub const DEFAULT_BATCH_EVENTS: usize = 4096;
 /// Default longest time a partial batch waits before it is flushed.
