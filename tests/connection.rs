@@ -1,8 +1,8 @@
-//! Authentication (md5, SCRAM-SHA-256) and TLS (sslmode) on real servers, for
+//! Authentication (cleartext password, md5, SCRAM-SHA-256) and TLS (sslmode) on real servers, for
 //! both of Wellhead's connections: the SQL one and the replication one.
 //!
 //! Needs the password roles the services script creates on PostgreSQL 18
-//! (`wellhead_md5`, `wellhead_scram`) and TLS on PostgreSQL 15.
+//! (`wellhead_cleartext`, `wellhead_md5`, `wellhead_scram`) and TLS on PostgreSQL 15.
 
 mod support;
 
@@ -54,6 +54,17 @@ async fn streams_one_insert(db: &TestDatabase, config: &std::path::Path) {
     let events = db.read_output();
     assert_eq!(events.len(), 1, "{events:?}");
     assert_eq!(events[0]["after"]["name"], "über");
+}
+
+#[tokio::test]
+async fn cleartext_password_authentication() {
+    let db = database_owned_by(Server::Pg18, "wellhead_cleartext").await;
+    let url = format!("postgres://wellhead_cleartext:cleartext-secret@{}/{}", Server::Pg18.address(), db.name);
+    let config = config_with_url(&db, &url);
+    let (code, output) = run_check(&config);
+    assert_eq!(code, Some(0), "{output}");
+    streams_one_insert(&db, &config).await;
+    db.drop().await;
 }
 
 #[tokio::test]
