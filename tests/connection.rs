@@ -56,36 +56,30 @@ async fn streams_one_insert(db: &TestDatabase, config: &std::path::Path) {
     assert_eq!(events[0]["after"]["name"], "über");
 }
 
-#[tokio::test]
-async fn cleartext_password_authentication() {
-    let db = database_owned_by(Server::Pg18, "wellhead_cleartext").await;
-    let url = format!("postgres://wellhead_cleartext:cleartext-secret@{}/{}", Server::Pg18.address(), db.name);
+/// `role` logs in with `password` (check passes, one insert streams); returns the database.
+async fn logs_in_and_streams(role: &str, password: &str) -> TestDatabase {
+    let db = database_owned_by(Server::Pg18, role).await;
+    let url = format!("postgres://{role}:{password}@{}/{}", Server::Pg18.address(), db.name);
     let config = config_with_url(&db, &url);
     let (code, output) = run_check(&config);
     assert_eq!(code, Some(0), "{output}");
     streams_one_insert(&db, &config).await;
-    db.drop().await;
+    db
+}
+
+#[tokio::test]
+async fn cleartext_password_authentication() {
+    logs_in_and_streams("wellhead_cleartext", "cleartext-secret").await.drop().await;
 }
 
 #[tokio::test]
 async fn md5_password_authentication() {
-    let db = database_owned_by(Server::Pg18, "wellhead_md5").await;
-    let url = format!("postgres://wellhead_md5:md5-secret@{}/{}", Server::Pg18.address(), db.name);
-    let config = config_with_url(&db, &url);
-    let (code, output) = run_check(&config);
-    assert_eq!(code, Some(0), "{output}");
-    streams_one_insert(&db, &config).await;
-    db.drop().await;
+    logs_in_and_streams("wellhead_md5", "md5-secret").await.drop().await;
 }
 
 #[tokio::test]
 async fn scram_sha_256_authentication_and_wrong_password() {
-    let db = database_owned_by(Server::Pg18, "wellhead_scram").await;
-    let url = format!("postgres://wellhead_scram:scram-secret@{}/{}", Server::Pg18.address(), db.name);
-    let config = config_with_url(&db, &url);
-    let (code, output) = run_check(&config);
-    assert_eq!(code, Some(0), "{output}");
-    streams_one_insert(&db, &config).await;
+    let db = logs_in_and_streams("wellhead_scram", "scram-secret").await;
 
     let wrong = config_with_url(
         &db,

@@ -98,17 +98,13 @@ impl EnvelopeEncoder {
             return Err(EncodeError::NoKey { table: self.table.clone() });
         }
         self.check_length(row)?;
-        let start = out.len();
-        let result = self
-            .columns
-            .iter()
-            .zip(row)
-            .filter(|(column, _)| column.is_key)
-            .try_for_each(|(column, value)| self.write_column(column, value, out));
-        if result.is_err() {
-            out.truncate(start);
-        }
-        result
+        append_whole(out, |out| {
+            self.columns
+                .iter()
+                .zip(row)
+                .filter(|(column, _)| column.is_key)
+                .try_for_each(|(column, value)| self.write_column(column, value, out))
+        })
     }
 
     /// Appends the envelope datum (record `<ns>.Envelope`) of `event`; `now_ms` is the processing time.
@@ -119,12 +115,7 @@ impl EnvelopeEncoder {
         now_ms: i64,
         out: &mut Vec<u8>,
     ) -> Result<(), EncodeError> {
-        let start = out.len();
-        let result = self.write_envelope(event, source, now_ms, out);
-        if result.is_err() {
-            out.truncate(start);
-        }
-        result
+        append_whole(out, |out| self.write_envelope(event, source, now_ms, out))
     }
 
     fn write_envelope(
@@ -239,4 +230,18 @@ fn write_optional_long(out: &mut Vec<u8>, value: Option<i64>) {
             write_long(out, value);
         }
     }
+}
+
+/// Runs `write` on `out`; on error, `out` is cut back to where it was, so a failed
+/// datum never leaves half its bytes behind.
+fn append_whole(
+    out: &mut Vec<u8>,
+    write: impl FnOnce(&mut Vec<u8>) -> Result<(), EncodeError>,
+) -> Result<(), EncodeError> {
+    let start = out.len();
+    let result = write(out);
+    if result.is_err() {
+        out.truncate(start);
+    }
+    result
 }

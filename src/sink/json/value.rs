@@ -47,7 +47,7 @@ pub fn write_value(out: &mut String, value: &Value) {
         }
         Value::Geometry { srid, wkb } => {
             let _ = write!(out, "{{\"srid\":{srid},\"wkb\":");
-            write_value(out, &Value::Bytes(wkb.clone()));
+            write_hex_bytes(out, wkb);
             out.push('}');
         }
         Value::Vector(elements) => {
@@ -71,14 +71,7 @@ pub fn write_value(out: &mut String, value: &Value) {
         Value::Text(text) | Value::Xml(text) | Value::Enum(text) | Value::Bits(text) | Value::Other(text) => {
             write_string(out, text)
         }
-        Value::Bytes(bytes) => {
-            let mut hex = String::with_capacity(2 + bytes.len() * 2);
-            hex.push_str("\\x");
-            for byte in bytes {
-                let _ = write!(hex, "{byte:02x}");
-            }
-            write_string(out, &hex);
-        }
+        Value::Bytes(bytes) => write_hex_bytes(out, bytes),
         Value::Date(date) => quoted(out, |s| match date {
             Date::Days(days) => write_date(s, *days),
             Date::PositiveInfinity => s.push_str("infinity"),
@@ -160,6 +153,16 @@ pub fn write_string(out: &mut String, text: &str) {
             }
             c => out.push(c),
         }
+    }
+    out.push('"');
+}
+
+/// `"\\x0aff"`: PostgreSQL's hex form of bytes, as a JSON string (hex digits need no escaping).
+fn write_hex_bytes(out: &mut String, bytes: &[u8]) {
+    out.reserve(4 + bytes.len() * 2);
+    out.push_str("\"\\\\x");
+    for byte in bytes {
+        let _ = write!(out, "{byte:02x}");
     }
     out.push('"');
 }
