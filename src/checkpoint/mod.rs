@@ -57,11 +57,11 @@ pub enum CheckpointError {
     #[error("checkpoint {path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
     #[error(
-        "checkpoint {path} is corrupt or from another version ({reason}); restore it from a backup or remove it to start over"
+        "checkpoint {location} is corrupt or from another version ({reason}); restore it from a backup or remove it to start over"
     )]
-    Corrupt { path: PathBuf, reason: String },
-    #[error("checkpoint {path} belongs to pipeline {found:?}, not {expected:?}")]
-    WrongPipeline { path: PathBuf, found: String, expected: String },
+    Corrupt { location: String, reason: String },
+    #[error("checkpoint {location} belongs to pipeline {found:?}, not {expected:?}")]
+    WrongPipeline { location: String, found: String, expected: String },
     #[error("refusing to move checkpoint back from {current} to {proposed}")]
     Backwards { current: String, proposed: String },
 }
@@ -81,21 +81,7 @@ impl CheckpointStore {
         fs::create_dir_all(dir).map_err(io_error)?;
         let path = dir.join(format!("{pipeline}.checkpoint.json"));
         let current = match fs::read(&path) {
-            Ok(bytes) => {
-                let file: CheckpointFile = serde_json::from_slice(&bytes)
-                    .map_err(|error| CheckpointError::Corrupt { path: path.clone(), reason: error.to_string() })?;
-                if file.format != CHECKPOINT_FORMAT {
-                    return Err(CheckpointError::Corrupt { path, reason: format!("format {}", file.format) });
-                }
-                if file.pipeline != pipeline {
-                    return Err(CheckpointError::WrongPipeline {
-                        path,
-                        found: file.pipeline,
-                        expected: pipeline.to_owned(),
-                    });
-                }
-                Some(file.checkpoint)
-            }
+            Ok(bytes) => Some(decode(&bytes, pipeline, &path.display().to_string())?),
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => None,
             Err(source) => return Err(CheckpointError::Io { path, source }),
         };
@@ -122,18 +108,38 @@ impl CheckpointStore {
                 });
             }
         }
-        let file = CheckpointFile {
-            format: CHECKPOINT_FORMAT,
-            pipeline: self.pipeline.clone(),
-            checkpoint: checkpoint.clone(),
-        };
-        let bytes = serde_json::to_vec_pretty(&file)
-            .map_err(|error| CheckpointError::Corrupt { path: self.path.clone(), reason: error.to_string() })?;
+        let bytes = encode(&checkpoint, &self.pipeline);
         write_atomically(&self.path, &bytes)
             .map_err(|source| CheckpointError::Io { path: self.path.clone(), source })?;
         self.current = Some(checkpoint);
         Ok(())
     }
+}
+
+/// The stored form of a checkpoint (a file's content, a Kafka record's value):
+/// JSON with a format version and the pipeline's name.
+pub fn encode(checkpoint: &Checkpoint, pipeline: &str) -> Vec<u8> {
+    let file =
+        CheckpointFile { format: CHECKPOINT_FORMAT, pipeline: pipeline.to_owned(), checkpoint: checkpoint.clone() };
+    // Serialising plain structs with string keys cannot fail.
+    serde_json::to_vec_pretty(&file).unwrap_or_default()
+}
+
+/// Reads [`encode`]'s output back, checking format and pipeline; `location` names where it came from.
+pub fn decode(bytes: &[u8], pipeline: &str, location: &str) -> Result<Checkpoint, CheckpointError> {
+    let corrupt = |reason: String| CheckpointError::Corrupt { location: location.to_owned(), reason };
+    let file: CheckpointFile = serde_json::from_slice(bytes).map_err(|error| corrupt(error.to_string()))?;
+    if file.format != CHECKPOINT_FORMAT {
+        return Err(corrupt(format!("format {}", file.format)));
+    }
+    if file.pipeline != pipeline {
+        return Err(CheckpointError::WrongPipeline {
+            location: location.to_owned(),
+            found: file.pipeline,
+            expected: pipeline.to_owned(),
+        });
+    }
+    Ok(file.checkpoint)
 }
 
 /// Writes `bytes` to `path` so that readers see either the old or the new content:

@@ -19,7 +19,10 @@ use wellhead_schema::compatibility::CompatibilityLevel;
 use crate::registry::OnIncompatible;
 use crate::secret::{Secret, SecretUrl};
 
+pub mod kafka;
 mod overrides;
+
+pub use self::kafka::{KafkaDelivery, KafkaSinkConfig};
 
 /// Default bound on the bytes of change events queued between source and sink.
 pub const DEFAULT_QUEUE_BYTES: u64 = 16 * 1024 * 1024;
@@ -202,13 +205,8 @@ pub enum SinkConfig {
         #[serde(default)]
         codec: FileCodec,
     },
-    /// Kafka (not yet available).
-    Kafka {
-        /// Bootstrap servers.
-        brokers: String,
-        /// Topic prefix (default: the pipeline name).
-        topic_prefix: Option<String>,
-    },
+    /// Kafka topics, data and checkpoint in one transaction per batch.
+    Kafka(KafkaSinkConfig),
 }
 
 /// Block compression of Avro files.
@@ -436,11 +434,10 @@ impl Config {
                         ));
                     }
                 }
-                SinkConfig::Kafka { .. } => {
-                    return Err(invalid(
-                        at("sink.type"),
-                        "the kafka sink is not available in this version; use \"files\", \"jsonl\" or \"stdout\"",
-                    ));
+                SinkConfig::Kafka(kafka) => {
+                    if let Some((key, rule)) = kafka.problem() {
+                        return Err(invalid(at(&key), &rule));
+                    }
                 }
             }
             if pipeline.registry.url != EMBEDDED_REGISTRY

@@ -10,10 +10,11 @@
 
 pub mod batch;
 
+use std::time::{Duration, Instant};
+
 use tokio::sync::watch;
 use wellhead_decoders::change::Lsn;
 
-use crate::checkpoint::CheckpointStore;
 use crate::config::{PipelineConfig, SourceConfig};
 use crate::registry::SchemaRegistry;
 use crate::sink::{self, SinkError};
@@ -33,25 +34,69 @@ pub enum PipelineError {
     SinkPanicked { pipeline: String },
 }
 
-/// Runs one pipeline until `shutdown` turns true (then flushes and checkpoints) or it fails.
+/// Longest wait between two starts of a pipeline that failed in a way a retry may fix.
+const MAX_RESTART_DELAY: Duration = Duration::from_secs(30);
+/// A run this long resets the restart delay to its minimum.
+const HEALTHY_RUN: Duration = Duration::from_secs(60);
+
+/// Runs one pipeline until `shutdown` turns true (then flushes and checkpoints) or it
+/// fails for good. A failure a retry may fix (a Kafka broker away) starts the pipeline
+/// again from its last committed checkpoint, after a capped exponential backoff with jitter.
 pub async fn run_pipeline(
+    config: PipelineConfig,
+    mut shutdown: watch::Receiver<bool>,
+    metrics: Metrics,
+    registry: SchemaRegistry,
+) -> Result<(), PipelineError> {
+    let mut failures = 0u32;
+    loop {
+        let started = Instant::now();
+        let result = run_pipeline_once(config.clone(), shutdown.clone(), metrics.clone(), registry.clone()).await;
+        let error = match result {
+            Err(PipelineError::Sink { pipeline, source }) if source.is_retriable() && !*shutdown.borrow() => {
+                PipelineError::Sink { pipeline, source }
+            }
+            other => return other,
+        };
+        failures = if started.elapsed() >= HEALTHY_RUN { 1 } else { failures.saturating_add(1) };
+        let delay = restart_delay(failures);
+        tracing::warn!(%error, retry_in_ms = delay.as_millis() as u64, "Pipeline stopped; starting again from its last committed checkpoint.");
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = shutdown.wait_for(|stop| *stop) => return Ok(()),
+        }
+    }
+}
+
+/// 250 ms doubling per failure up to [`MAX_RESTART_DELAY`], minus up to a quarter at random
+/// (instances restarted together do not stampede the broker).
+fn restart_delay(failures: u32) -> Duration {
+    let base =
+        Duration::from_millis(250).saturating_mul(1 << failures.saturating_sub(1).min(10)).min(MAX_RESTART_DELAY);
+    base.mul_f64(1.0 - rand::random::<f64>() * 0.25)
+}
+
+async fn run_pipeline_once(
     config: PipelineConfig,
     shutdown: watch::Receiver<bool>,
     metrics: Metrics,
     registry: SchemaRegistry,
 ) -> Result<(), PipelineError> {
     let pipeline = config.name.clone();
-    let store = CheckpointStore::open(&config.checkpoint.dir, &pipeline)
-        .map_err(|source| PipelineError::Checkpoint { pipeline: pipeline.clone(), source })?;
-    let resume_from = store.current().cloned().unwrap_or_default();
-    let sink = sink::build(&config, &resume_from, store.current().is_some(), registry, metrics.clone())
+    // Opening a sink may block (Kafka's transactional producer fences, then the checkpoint is read back).
+    let open_config = config.clone();
+    let open_metrics = metrics.clone();
+    let (sink, resume_from) = tokio::task::spawn_blocking(move || sink::open(&open_config, registry, open_metrics))
+        .await
+        .map_err(|_| PipelineError::SinkPanicked { pipeline: pipeline.clone() })?
         .map_err(|source| PipelineError::Sink { pipeline: pipeline.clone(), source })?;
     let (sender, receiver) = batch::batch_queue(config.buffer.max_bytes);
     let (ack_sender, ack_receiver) = watch::channel(resume_from.flush_lsn);
     let sink_metrics = metrics.clone();
     let sink_pipeline = pipeline.clone();
+    let sink_resume = resume_from.clone();
     let sink_thread = tokio::task::spawn_blocking(move || {
-        sink::drain(sink, store, receiver, ack_sender, &sink_metrics, &sink_pipeline)
+        sink::drain(sink, sink_resume, receiver, ack_sender, &sink_metrics, &sink_pipeline)
     });
     let source_result = match &config.source {
         SourceConfig::Postgres(source_config) => {

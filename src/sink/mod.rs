@@ -8,10 +8,12 @@
 //! `drain` runs on a blocking thread: writing and encoding are CPU and disk work
 //! that must not stall the source's socket.
 
+mod avro_table;
 mod drift;
 mod files;
 pub mod json;
 mod jsonl;
+pub mod kafka;
 mod null;
 mod stdout;
 
@@ -44,8 +46,6 @@ pub enum SinkError {
     Shortened { path: String, found: u64, expected: u64 },
     #[error(transparent)]
     Checkpoint(#[from] CheckpointError),
-    #[error("sink type {0} is not available in this version")]
-    Unavailable(&'static str),
     #[error("output file {path} is named in the checkpoint but missing; it was removed outside Wellhead")]
     MissingFile { path: String },
     #[error("table {table}: {source}")]
@@ -61,35 +61,93 @@ pub enum SinkError {
     Encode { table: String, source: Box<wellhead_schema::avro::EncodeError> },
     #[error("internal: {0}")]
     Internal(String),
+    /// A Kafka failure a fresh start from the last committed checkpoint may get past.
+    #[error("Kafka: {what}: {reason}")]
+    KafkaRetriable { what: String, reason: String },
+    #[error("Kafka: {what}: {reason}")]
+    KafkaFatal { what: String, reason: String },
+    #[error(
+        "Kafka fenced this instance of pipeline {pipeline} ({reason}): another instance with the same \
+         transactional.id started, or the broker aborted a transaction that stayed open longer than \
+         transaction.timeout.ms. This instance stops and acknowledges nothing more; run one instance per pipeline"
+    )]
+    KafkaFenced { pipeline: String, reason: String },
 }
 
-/// A sink ready to write.
+impl SinkError {
+    /// True when starting the pipeline again from its last checkpoint may succeed.
+    pub fn is_retriable(&self) -> bool {
+        matches!(self, SinkError::KafkaRetriable { .. })
+    }
+}
+
+/// A sink ready to write: a local output with its checkpoint file, or Kafka,
+/// which keeps the checkpoint in the same transaction as the data.
 #[derive(Debug)]
 pub enum Sink {
+    Local(Box<LocalSink>),
+    Kafka(Box<kafka::KafkaSink>),
+}
+
+/// A local output and its checkpoint file.
+#[derive(Debug)]
+pub struct LocalSink {
+    output: LocalOutput,
+    store: CheckpointStore,
+}
+
+/// Outputs whose checkpoint is a local file.
+#[derive(Debug)]
+pub enum LocalOutput {
     Stdout(stdout::StdoutSink),
     Null(null::NullSink),
     Jsonl(jsonl::JsonlSink),
     Files(Box<files::FilesSink>),
 }
 
-/// Builds the configured sink, lined up with the checkpoint's `sink_offset`.
-pub fn build(
+/// Opens the configured sink and reads its checkpoint; returns both (the source resumes after it).
+pub fn open(
+    config: &PipelineConfig,
+    registry: SchemaRegistry,
+    metrics: Metrics,
+) -> Result<(Sink, Checkpoint), SinkError> {
+    if let SinkConfig::Kafka(kafka_config) = &config.sink {
+        let source = source_info(config);
+        let settings = kafka::KafkaSettings {
+            config: kafka_config.clone(),
+            pipeline: config.name.clone(),
+            topic_prefix: kafka_config.topic_prefix.clone().unwrap_or_else(|| config.name.clone()),
+            source_kind: source_kind(config),
+            source_fields: SourceFields { name: source.name, db: source.db },
+            registry_config: config.registry.clone(),
+        };
+        let (sink, checkpoint) = kafka::KafkaSink::open(settings, registry, metrics)?;
+        return Ok((Sink::Kafka(Box::new(sink)), checkpoint));
+    }
+    let store = CheckpointStore::open(&config.checkpoint.dir, &config.name)?;
+    let resume_from = store.current().cloned().unwrap_or_default();
+    let output = build_local(config, &resume_from, store.current().is_some(), registry, metrics)?;
+    Ok((Sink::Local(Box::new(LocalSink { output, store })), resume_from))
+}
+
+/// Builds a local output, lined up with the checkpoint's `sink_offset`.
+fn build_local(
     config: &PipelineConfig,
     resume_from: &Checkpoint,
     has_checkpoint: bool,
     registry: SchemaRegistry,
     metrics: Metrics,
-) -> Result<Sink, SinkError> {
+) -> Result<LocalOutput, SinkError> {
     let sink_offset = resume_from.sink_offset;
     let source = source_info(config);
     match &config.sink {
-        SinkConfig::Stdout {} => Ok(Sink::Stdout(stdout::StdoutSink::new(source))),
-        SinkConfig::Null {} => Ok(Sink::Null(null::NullSink::new(
+        SinkConfig::Stdout {} => Ok(LocalOutput::Stdout(stdout::StdoutSink::new(source))),
+        SinkConfig::Null {} => Ok(LocalOutput::Null(null::NullSink::new(
             source_kind(config),
             SourceFields { name: source.name.clone(), db: source.db.clone() },
         ))),
         SinkConfig::Jsonl { dir } => {
-            Ok(Sink::Jsonl(jsonl::JsonlSink::open(dir, &config.name, source, sink_offset, has_checkpoint)?))
+            Ok(LocalOutput::Jsonl(jsonl::JsonlSink::open(dir, &config.name, source, sink_offset, has_checkpoint)?))
         }
         SinkConfig::Files { dir, topic_prefix, roll_bytes, roll_seconds, codec } => {
             let settings = files::FilesSettings {
@@ -103,9 +161,9 @@ pub fn build(
                 registry_config: config.registry.clone(),
                 pipeline: config.name.clone(),
             };
-            Ok(Sink::Files(Box::new(files::FilesSink::open(settings, resume_from, registry, metrics)?)))
+            Ok(LocalOutput::Files(Box::new(files::FilesSink::open(settings, resume_from, registry, metrics)?)))
         }
-        SinkConfig::Kafka { .. } => Err(SinkError::Unavailable("kafka")),
+        SinkConfig::Kafka(_) => Err(SinkError::Internal("the Kafka sink is not a local output".into())),
     }
 }
 
@@ -132,45 +190,67 @@ fn source_info(config: &PipelineConfig) -> SourceInfo {
 }
 
 impl Sink {
-    fn write(&mut self, batch: &Batch, store: &mut CheckpointStore) -> Result<(), SinkError> {
-        match self {
-            Sink::Stdout(sink) => sink.write(batch),
-            Sink::Null(sink) => sink.write(batch),
-            Sink::Jsonl(sink) => sink.write(batch),
-            Sink::Files(sink) => sink.write(batch, store),
+    fn write(&mut self, batch: &Batch) -> Result<(), SinkError> {
+        let local = match self {
+            Sink::Kafka(sink) => return sink.write(batch),
+            Sink::Local(local) => local.as_mut(),
+        };
+        match &mut local.output {
+            LocalOutput::Stdout(sink) => sink.write(batch),
+            LocalOutput::Null(sink) => sink.write(batch),
+            LocalOutput::Jsonl(sink) => sink.write(batch),
+            LocalOutput::Files(sink) => sink.write(batch, &mut local.store),
         }
     }
 
+    /// The checkpoint saved before anything is written, if the sink has none yet:
+    /// output without a checkpoint is refused on start (`OrphanOutput`), so a crash
+    /// between the first write and the first save must not leave that state behind.
+    fn save_initial_checkpoint(&mut self) -> Result<(), SinkError> {
+        if let Sink::Local(local) = self
+            && local.store.current().is_none()
+        {
+            local.store.save(Checkpoint::default())?;
+        }
+        Ok(())
+    }
+
     /// Commits what waits for time to pass (old files); nothing for the other sinks.
-    fn commit_if_due(&mut self, store: &mut CheckpointStore) -> Result<Option<Checkpoint>, SinkError> {
+    fn commit_if_due(&mut self) -> Result<Option<Checkpoint>, SinkError> {
         match self {
-            Sink::Files(sink) => sink.commit(store),
-            _ => Ok(None),
+            Sink::Local(local) => match &mut local.output {
+                LocalOutput::Files(sink) => sink.commit(&mut local.store),
+                _ => Ok(None),
+            },
+            Sink::Kafka(_) => Ok(None),
         }
     }
 
     /// Commits whatever is still open at a clean stop.
-    fn close(&mut self, covered: Checkpoint, store: &mut CheckpointStore) -> Result<Option<Checkpoint>, SinkError> {
+    fn close(&mut self, covered: Checkpoint) -> Result<Option<Checkpoint>, SinkError> {
         match self {
-            Sink::Files(sink) => sink.close(store).map(Some),
-            _ => self.commit(covered, store),
+            Sink::Kafka(sink) => sink.close(),
+            Sink::Local(local) => match &mut local.output {
+                LocalOutput::Files(sink) => sink.close(&mut local.store).map(Some),
+                _ => self.commit(covered),
+            },
         }
     }
 
     /// Makes everything written so far durable and saves `covered` (the checkpoint of
     /// everything written) with the sink's own state; returns the checkpoint saved.
-    fn commit(
-        &mut self,
-        mut covered: Checkpoint,
-        store: &mut CheckpointStore,
-    ) -> Result<Option<Checkpoint>, SinkError> {
-        covered.sink_offset = match self {
-            Sink::Stdout(sink) => sink.make_durable()?,
-            Sink::Null(sink) => sink.encoded_bytes(),
-            Sink::Jsonl(sink) => sink.make_durable()?,
-            Sink::Files(sink) => return sink.commit(store),
+    fn commit(&mut self, mut covered: Checkpoint) -> Result<Option<Checkpoint>, SinkError> {
+        let local = match self {
+            Sink::Kafka(sink) => return sink.commit(),
+            Sink::Local(local) => local.as_mut(),
         };
-        store.save(covered.clone())?;
+        covered.sink_offset = match &mut local.output {
+            LocalOutput::Stdout(sink) => sink.make_durable()?,
+            LocalOutput::Null(sink) => sink.encoded_bytes(),
+            LocalOutput::Jsonl(sink) => sink.make_durable()?,
+            LocalOutput::Files(sink) => return sink.commit(&mut local.store),
+        };
+        local.store.save(covered.clone())?;
         Ok(Some(covered))
     }
 }
@@ -183,7 +263,7 @@ const IDLE_COMMIT_INTERVAL: std::time::Duration = std::time::Duration::from_secs
 /// what the commit made durable.
 pub fn drain(
     mut sink: Sink,
-    mut store: CheckpointStore,
+    resume_from: Checkpoint,
     mut receiver: BatchReceiver,
     acks: watch::Sender<Lsn>,
     metrics: &Metrics,
@@ -191,13 +271,8 @@ pub fn drain(
 ) -> Result<(), SinkError> {
     let pipeline_label = PipelineLabel { pipeline: pipeline.to_owned() };
     let mut op_counts: HashMap<Operation, u64> = HashMap::new();
-    // A first, empty checkpoint goes down before anything is written: output without a
-    // checkpoint is refused on start (`OrphanOutput`), so a crash between the first write
-    // and the first save must not be able to leave that state behind.
-    if store.current().is_none() {
-        store.save(Checkpoint::default())?;
-    }
-    let mut covered = store.current().cloned().unwrap_or_default();
+    sink.save_initial_checkpoint()?;
+    let mut covered = resume_from;
     let runtime = tokio::runtime::Handle::current();
     loop {
         // Wake up now and then without batches, so that time-based commits (file rolls) happen.
@@ -205,7 +280,7 @@ pub fn drain(
             Ok(Some(batch)) => batch,
             Ok(None) => break,
             Err(_) => {
-                if let Some(saved) = sink.commit_if_due(&mut store)? {
+                if let Some(saved) = sink.commit_if_due()? {
                     acks.send_replace(saved.flush_lsn);
                 }
                 continue;
@@ -217,7 +292,7 @@ pub fn drain(
         }
         let mut advanced = false;
         for batch in &round {
-            sink.write(batch, &mut store)?;
+            sink.write(batch)?;
             for event in &batch.events {
                 *op_counts.entry(event.operation).or_default() += 1;
             }
@@ -230,7 +305,7 @@ pub fn drain(
                 advanced = true;
             }
         }
-        if advanced && let Some(saved) = sink.commit(covered.clone(), &mut store)? {
+        if advanced && let Some(saved) = sink.commit(covered.clone())? {
             acks.send_replace(saved.flush_lsn);
             metrics.checkpoints.get_or_create(&pipeline_label).inc();
             metrics
@@ -245,7 +320,7 @@ pub fn drain(
         // Dropping the round releases its memory permits to the source.
         drop(round);
     }
-    if let Some(saved) = sink.close(covered, &mut store)? {
+    if let Some(saved) = sink.close(covered)? {
         acks.send_replace(saved.flush_lsn);
     }
     Ok(())

@@ -8,6 +8,7 @@
 #![allow(dead_code)]
 
 pub mod avro_files;
+pub mod kafka;
 pub mod writer;
 
 use std::path::{Path, PathBuf};

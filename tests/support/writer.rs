@@ -13,7 +13,7 @@
 //! `WELLHEAD_TEST_SEED` to replay them (the interleaving with the server still varies).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 /// The tables the writer changes.
@@ -25,9 +25,20 @@ pub const SCHEMA: &str = "CREATE SEQUENCE change_seq;
      CREATE TABLE t1 (id bigint PRIMARY KEY, seq bigint NOT NULL, note text);
      CREATE TABLE t2 (id bigint PRIMARY KEY, seq bigint NOT NULL, note text);
      CREATE TABLE t3 (id bigint PRIMARY KEY, seq bigint NOT NULL, note text);";
-/// One transaction in this many is a bulk insert of [`BULK_ROWS`] rows (spanning several batches).
-const BULK_EVERY: u64 = 12;
-const BULK_ROWS: i64 = 130;
+/// How hard the writer writes.
+#[derive(Debug, Clone, Copy)]
+pub struct Load {
+    /// One transaction in this many is a bulk insert of `bulk_rows` rows (spanning several batches).
+    pub bulk_every: u64,
+    pub bulk_rows: i64,
+    /// Pace: the writer sleeps whenever it is ahead of this many changes per second.
+    pub max_changes_per_second: Option<u64>,
+}
+
+impl Load {
+    /// Small transactions with now and then a bulk insert of 130 rows.
+    pub const LIGHT: Load = Load { bulk_every: 12, bulk_rows: 130, max_changes_per_second: None };
+}
 
 /// SplitMix64: small, seedable, good enough to pick delays and operations.
 #[derive(Debug)]
@@ -81,6 +92,18 @@ pub fn table_named(name: &str) -> &'static str {
 /// Commits small mixed transactions (and now and then a bulk insert) until `stop`;
 /// returns every committed transaction's changes, in commit order.
 pub async fn write_until_stopped(url: String, seed: u64, stop: Arc<AtomicBool>) -> Vec<Vec<Change>> {
+    write_with_load(url, seed, stop, Load::LIGHT, Arc::new(AtomicU64::new(0))).await
+}
+
+/// [`write_until_stopped`] with a chosen load; `written` counts the changes committed so far.
+pub async fn write_with_load(
+    url: String,
+    seed: u64,
+    stop: Arc<AtomicBool>,
+    load: Load,
+    written: Arc<AtomicU64>,
+) -> Vec<Vec<Change>> {
+    let started = std::time::Instant::now();
     let client = super::connect(&url).await;
     let mut random = Random(seed);
     let mut live: [Vec<i64>; 3] = [Vec::new(), Vec::new(), Vec::new()];
@@ -89,7 +112,7 @@ pub async fn write_until_stopped(url: String, seed: u64, stop: Arc<AtomicBool>) 
     while !stop.load(Ordering::SeqCst) {
         let mut changes = Vec::new();
         client.batch_execute("BEGIN").await.expect("begin");
-        if random.next().is_multiple_of(BULK_EVERY) {
+        if random.next().is_multiple_of(load.bulk_every) {
             let table = random.index(TABLES.len());
             let rows = client
                 .query(
@@ -98,7 +121,7 @@ pub async fn write_until_stopped(url: String, seed: u64, stop: Arc<AtomicBool>) 
                            FROM generate_series($1::bigint, $2::bigint) g ORDER BY g RETURNING id, seq",
                         TABLES[table]
                     ),
-                    &[&next_id, &(next_id + BULK_ROWS - 1)],
+                    &[&next_id, &(next_id + load.bulk_rows - 1)],
                 )
                 .await
                 .expect("bulk insert");
@@ -107,7 +130,7 @@ pub async fn write_until_stopped(url: String, seed: u64, stop: Arc<AtomicBool>) 
                 live[table].push(id);
                 changes.push(Change { table: TABLES[table], op: 'c', id, seq: Some(row.get(1)) });
             }
-            next_id += BULK_ROWS;
+            next_id += load.bulk_rows;
         } else {
             for _ in 0..random.between(1, 3) {
                 let table = random.index(TABLES.len());
@@ -153,8 +176,15 @@ pub async fn write_until_stopped(url: String, seed: u64, stop: Arc<AtomicBool>) 
             }
         }
         client.batch_execute("COMMIT").await.expect("commit");
+        let total = written.fetch_add(changes.len() as u64, Ordering::SeqCst) + changes.len() as u64;
         committed.push(changes);
         tokio::time::sleep(Duration::from_millis(random.between(1, 6))).await;
+        if let Some(rate) = load.max_changes_per_second {
+            let due = Duration::from_secs_f64(total as f64 / rate as f64);
+            if let Some(ahead) = due.checked_sub(started.elapsed()) {
+                tokio::time::sleep(ahead).await;
+            }
+        }
     }
     committed
 }

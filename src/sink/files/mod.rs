@@ -15,8 +15,6 @@
 //! describes every topic: after a crash no record is in two files and none is
 //! missing. The source is acknowledged only for records in final files.
 
-mod table;
-
 use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io::BufWriter;
@@ -27,13 +25,13 @@ use wellhead_decoders::change::{ChangeEvent, Position, TableName};
 use wellhead_schema::avro::{SourceFields, SourceKind};
 use wellhead_schema::container::{Codec, ContainerWriter};
 
-use self::table::TableOutput;
 use super::SinkError;
+use super::avro_table::TableOutput;
 use crate::checkpoint::{Checkpoint, CheckpointStore, PendingRename};
 use crate::config::{FileCodec, RegistryConfig};
 use crate::pipeline::batch::Batch;
 use crate::registry::SchemaRegistry;
-use crate::telemetry::{Metrics, TableLabels};
+use crate::telemetry::Metrics;
 
 /// Suffix of files being written.
 const TEMPORARY_SUFFIX: &str = ".avro.tmp";
@@ -160,23 +158,14 @@ impl FilesSink {
         if self.tables.get(table).is_some_and(|output| output.serves(&event.schema)) {
             return Ok(());
         }
-        let output = TableOutput::new(&event.schema, &self.settings);
+        let output = TableOutput::new(&event.schema, &self.settings.topic_prefix, self.settings.source_kind);
         let registered = output.register(&self.registry, &self.settings.registry_config);
         if self.files.contains_key(table) || registered.is_err() {
             // Records of the old shape become final before anything of the new shape is written.
             self.roll(store)?;
         }
         let versions = registered?;
-        tracing::info!(
-            pipeline = %self.settings.pipeline, table = %table, topic = %output.topic(),
-            value_schema_id = versions.value.id, value_version = versions.value.version,
-            key_schema_id = versions.key.map(|key| key.id),
-            "Table shape registered."
-        );
-        if versions.value.created {
-            let labels = TableLabels { pipeline: self.settings.pipeline.clone(), table: table.to_string() };
-            self.metrics.schema_changes.get_or_create(&labels).inc();
-        }
+        output.announce(&versions, &self.settings.pipeline, &self.metrics);
         self.tables.insert(table.clone(), output);
         Ok(())
     }

@@ -1,18 +1,18 @@
-//! One table's Avro side in the files sink: its schemas, their registration
-//! (the drift check) and its compiled encoder.
+//! One table's Avro side in the Avro sinks (files, Kafka): its topic, its key and
+//! envelope schemas, their registration (the drift check) and its compiled encoder.
 
 use std::sync::Arc;
 
 use wellhead_decoders::change::{ChangeEvent, TableSchema};
-use wellhead_schema::avro::{EnvelopeEncoder, SourceFields, envelope_schema, key_schema};
+use wellhead_schema::avro::{EnvelopeEncoder, SourceFields, SourceKind, envelope_schema, key_schema};
 use wellhead_schema::naming::{subject_names, topic_name};
 use wellhead_schema::registry::Registration;
 
-use super::FilesSettings;
 use crate::config::RegistryConfig;
 use crate::registry::{RegisterError, SchemaRegistry};
 use crate::sink::SinkError;
 use crate::sink::drift::column_changes;
+use crate::telemetry::{Metrics, TableLabels};
 
 /// Ids of a table shape's registered schemas.
 #[derive(Debug, Clone, Copy)]
@@ -32,15 +32,24 @@ pub struct TableOutput {
 }
 
 impl TableOutput {
-    pub fn new(schema: &Arc<TableSchema>, settings: &FilesSettings) -> TableOutput {
-        let topic = topic_name(&settings.topic_prefix, &schema.table);
+    pub fn new(schema: &Arc<TableSchema>, topic_prefix: &str, source_kind: SourceKind) -> TableOutput {
         TableOutput {
             schema: schema.clone(),
-            key_schema: key_schema(schema, &settings.topic_prefix).map(|s| s.to_string()),
-            writer_schema: envelope_schema(schema, settings.source_kind, &settings.topic_prefix).to_string(),
-            encoder: EnvelopeEncoder::new(schema, settings.source_kind),
-            topic,
+            key_schema: key_schema(schema, topic_prefix).map(|s| s.to_string()),
+            writer_schema: envelope_schema(schema, source_kind, topic_prefix).to_string(),
+            encoder: EnvelopeEncoder::new(schema, source_kind),
+            topic: topic_name(topic_prefix, &schema.table),
         }
+    }
+
+    /// The table's shape this output encodes.
+    pub fn schema(&self) -> &Arc<TableSchema> {
+        &self.schema
+    }
+
+    /// True when the table has key columns (so records have a key).
+    pub fn has_key(&self) -> bool {
+        self.key_schema.is_some()
     }
 
     /// True when events of `schema` can use this output.
@@ -85,6 +94,20 @@ impl TableOutput {
         Ok(RegisteredVersions { value, key })
     }
 
+    /// Logs a newly registered shape and counts a new value schema in `wellhead_schema_changes_total`.
+    pub fn announce(&self, versions: &RegisteredVersions, pipeline: &str, metrics: &Metrics) {
+        tracing::info!(
+            pipeline = %pipeline, table = %self.schema.table, topic = %self.topic,
+            value_schema_id = versions.value.id, value_version = versions.value.version,
+            key_schema_id = versions.key.map(|key| key.id),
+            "Table shape registered."
+        );
+        if versions.value.created {
+            let labels = TableLabels { pipeline: pipeline.to_owned(), table: self.schema.table.to_string() };
+            metrics.schema_changes.get_or_create(&labels).inc();
+        }
+    }
+
     /// A failed registration as the sink reports it: a refused shape says which
     /// columns changed how, against the subject's newest version.
     fn refused(&self, registry: &SchemaRegistry, subject: &str, schema: &str, error: RegisterError) -> SinkError {
@@ -100,6 +123,13 @@ impl TableOutput {
             }
             error => SinkError::Schema { table, source: Box::new(error) },
         }
+    }
+
+    /// Appends the Avro key datum of `row` to `out`.
+    pub fn encode_key(&self, row: &wellhead_decoders::change::Row, out: &mut Vec<u8>) -> Result<(), SinkError> {
+        self.encoder
+            .encode_key(row, out)
+            .map_err(|source| SinkError::Encode { table: self.schema.table.to_string(), source: Box::new(source) })
     }
 
     /// Appends the event's envelope datum to `out`.

@@ -1,0 +1,156 @@
+//! `[pipelines.sink] type = "kafka"`: brokers, delivery guarantee, topics and
+//! producer settings, with defaults chosen for exactly-once CDC.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::Deserialize;
+
+/// Default topic holding each pipeline's checkpoint (compacted, keyed by pipeline name).
+pub const DEFAULT_CHECKPOINT_TOPIC: &str = "_wellhead_checkpoints";
+/// Default topic holding the embedded registry's schemas (compacted).
+pub const DEFAULT_SCHEMAS_TOPIC: &str = "_wellhead_schemas";
+
+/// Delivery guarantee of the Kafka sink.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KafkaDelivery {
+    /// Data and checkpoint in one Kafka transaction (needs a broker with transactions).
+    #[default]
+    ExactlyOnce,
+    /// Idempotent producer, checkpoint written after the data: a crash may repeat
+    /// the changes since the last checkpoint. For brokers without transactions.
+    AtLeastOnce,
+}
+
+/// The Kafka sink's settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KafkaSinkConfig {
+    /// Bootstrap servers, `host:port[,host:port…]`.
+    pub brokers: String,
+    /// Topic prefix (default: the pipeline name).
+    pub topic_prefix: Option<String>,
+    /// `exactly_once` (default) or `at_least_once`.
+    #[serde(default)]
+    pub delivery: KafkaDelivery,
+    /// Partitions of topics Wellhead creates.
+    #[serde(default = "default_partitions")]
+    pub partitions: i32,
+    /// Replication factor of topics Wellhead creates (default: the broker's default).
+    pub replication_factor: Option<i16>,
+    /// Topic configs of topics Wellhead creates; keyed topics get
+    /// `cleanup.policy = "compact"` unless this sets a policy.
+    #[serde(default)]
+    pub topic_config: BTreeMap<String, String>,
+    /// Write a tombstone (null value) after each delete, for compaction.
+    #[serde(default = "default_true")]
+    pub tombstones: bool,
+    /// Compacted topic of checkpoints, keyed by pipeline name.
+    #[serde(default = "default_checkpoint_topic")]
+    pub checkpoint_topic: String,
+    /// Compacted topic of the embedded registry's schemas.
+    #[serde(default = "default_schemas_topic")]
+    pub schemas_topic: String,
+    /// librdkafka producer properties (`linger.ms`, `compression.type`,
+    /// `security.protocol`, …), over Wellhead's defaults.
+    #[serde(default)]
+    pub properties: ProducerProperties,
+}
+
+fn default_partitions() -> i32 {
+    1
+}
+fn default_true() -> bool {
+    true
+}
+fn default_checkpoint_topic() -> String {
+    DEFAULT_CHECKPOINT_TOPIC.to_owned()
+}
+fn default_schemas_topic() -> String {
+    DEFAULT_SCHEMAS_TOPIC.to_owned()
+}
+
+/// librdkafka properties; values of keys that name a secret never show.
+#[derive(Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct ProducerProperties(pub BTreeMap<String, String>);
+
+impl ProducerProperties {
+    /// True for keys whose values are credentials.
+    pub fn is_secret(key: &str) -> bool {
+        ["password", "secret", "sasl.oauthbearer.config", "ssl.key.pem", "ssl.keystore"]
+            .iter()
+            .any(|part| key.contains(part))
+    }
+}
+
+impl fmt::Debug for ProducerProperties {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map()
+            .entries(self.0.iter().map(|(key, value)| (key, if Self::is_secret(key) { "***" } else { value.as_str() })))
+            .finish()
+    }
+}
+
+/// Properties Wellhead sets itself; a config that sets them is refused.
+const RESERVED_PROPERTIES: &[(&str, &str)] = &[
+    ("transactional.id", "it is the pipeline's name, so that a second instance fences the first"),
+    ("enable.idempotence", "it is always on: retries must not duplicate records"),
+    ("acks", "it is always \"all\": a record counts as written only once every in-sync replica has it"),
+    ("bootstrap.servers", "set brokers instead"),
+];
+
+/// Security protocols the checkpoint reader speaks (it reads the raw log itself).
+const READABLE_SECURITY_PROTOCOLS: &[&str] = &["plaintext"];
+
+impl KafkaSinkConfig {
+    /// Names the first rule the settings break: `(key, rule)`.
+    pub fn problem(&self) -> Option<(String, String)> {
+        if self.brokers.split(',').all(|broker| broker.trim().is_empty()) {
+            return Some(("sink.brokers".into(), "list at least one broker as host:port".into()));
+        }
+        if let Some(broker) = self.brokers.split(',').map(str::trim).find(|b| !b.is_empty() && !b.contains(':')) {
+            return Some(("sink.brokers".into(), format!("{broker:?} must be host:port")));
+        }
+        if self.partitions < 1 {
+            return Some(("sink.partitions".into(), "must be at least 1".into()));
+        }
+        if self.replication_factor.is_some_and(|factor| factor < 1) {
+            return Some((
+                "sink.replication_factor".into(),
+                "must be at least 1 (leave it out for the broker's default)".into(),
+            ));
+        }
+        for (key, topic) in
+            [("sink.checkpoint_topic", &self.checkpoint_topic), ("sink.schemas_topic", &self.schemas_topic)]
+        {
+            if !is_valid_topic(topic) {
+                return Some((key.into(), "must be 1-249 characters of letters, digits, '.', '_' and '-'".into()));
+            }
+        }
+        if let Some((key, why)) = RESERVED_PROPERTIES.iter().find(|(key, _)| self.properties.0.contains_key(*key)) {
+            return Some((format!("sink.properties.\"{key}\""), format!("is set by Wellhead: {why}")));
+        }
+        if let Some(protocol) = self.properties.0.get("security.protocol")
+            && !READABLE_SECURITY_PROTOCOLS.contains(&protocol.to_ascii_lowercase().as_str())
+        {
+            return Some((
+                "sink.properties.\"security.protocol\"".into(),
+                format!(
+                    "{protocol:?} is not supported yet: the checkpoint reader speaks PLAINTEXT only; use a plaintext listener"
+                ),
+            ));
+        }
+        None
+    }
+}
+
+/// Kafka's rule for topic names.
+pub fn is_valid_topic(topic: &str) -> bool {
+    !topic.is_empty()
+        && topic.len() <= 249
+        && topic != "."
+        && topic != ".."
+        && topic.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+}

@@ -1,0 +1,473 @@
+//! The Kafka sink: each commit is one Kafka transaction holding the batch's
+//! records and the pipeline's checkpoint, so a change is in Kafka exactly when
+//! the checkpoint after it is.
+//!
+//! ```text
+//!  open: init_transactions (fences an older instance, aborts its open transaction)
+//!        ─► checkpoint = last committed record of <pipeline> in the checkpoint topic
+//!  write: table shape new? ─► register key/value schemas, create topic
+//!         ─► begin_transaction (once) ─► produce key + value (+ tombstone after a delete)
+//!  commit: produce checkpoint record ─► commit_transaction ─► ack source up to it
+//! ```
+//!
+//! Invariants: the source is acknowledged only up to a checkpoint whose
+//! transaction committed; after any failure that a retry may fix, the pipeline
+//! starts over from the last committed checkpoint (the open transaction is
+//! aborted, by us or by the next `init_transactions`), so nothing is lost and,
+//! in exactly-once mode, nothing repeats. A source transaction larger than one
+//! batch spans several Kafka transactions; each commits whole batches with the
+//! position inside the source transaction, and a restart resumes after it.
+//!
+//! In `at_least_once` mode (brokers without transactions) the checkpoint record
+//! is written after every record before it was acknowledged; a crash between
+//! the two repeats those records.
+
+pub mod committed_log;
+mod producer;
+mod topics;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::producer::{BaseRecord, Producer};
+use wellhead_decoders::change::{ChangeEvent, ColumnValue, Operation, Row, TableName};
+use wellhead_schema::avro::{SourceFields, SourceKind};
+use wellhead_schema::wire::write_header;
+
+use self::committed_log::CommittedLogReader;
+use self::producer::{FailureKind, SinkProducer};
+use self::topics::{TopicCreator, TopicKind};
+use super::SinkError;
+use super::avro_table::TableOutput;
+use crate::checkpoint::{self, Checkpoint};
+use crate::config::{KafkaDelivery, KafkaSinkConfig, RegistryConfig};
+use crate::pipeline::batch::Batch;
+use crate::registry::SchemaRegistry;
+use crate::telemetry::Metrics;
+
+/// How long `init_transactions` may wait for the transaction coordinator.
+const INIT_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long one `commit_transaction` call waits before it is tried again.
+const COMMIT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long aborting may take; after that the next `init_transactions` aborts instead.
+const ABORT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Offsets of the checkpoint topic read at start before looking further back.
+const CHECKPOINT_TAIL: i64 = 10_000;
+/// Offsets of the checkpoint topic read after a commit: its record and marker, and room
+/// for other pipelines sharing the topic.
+const VERIFY_TAIL: i64 = 256;
+
+/// Settings of a Kafka sink.
+#[derive(Debug, Clone)]
+pub struct KafkaSettings {
+    pub config: KafkaSinkConfig,
+    pub pipeline: String,
+    pub topic_prefix: String,
+    pub source_kind: SourceKind,
+    pub source_fields: SourceFields,
+    pub registry_config: RegistryConfig,
+}
+
+/// A table shape's output with its registered schema ids.
+#[derive(Debug)]
+struct KafkaTable {
+    output: TableOutput,
+    key_id: Option<u32>,
+    value_id: u32,
+}
+
+/// Writes change events to Kafka topics, checkpoint included.
+pub struct KafkaSink {
+    settings: KafkaSettings,
+    registry: SchemaRegistry,
+    metrics: Metrics,
+    producer: SinkProducer,
+    topics: TopicCreator,
+    /// Reads the checkpoint back: at start, and after each commit (see [`KafkaSink::verify_committed`]).
+    checkpoint_log: CommittedLogReader,
+    tables: HashMap<TableName, KafkaTable>,
+    /// What was produced, committed or not.
+    written: Checkpoint,
+    /// What the last commit covered.
+    committed: Checkpoint,
+    transaction_open: bool,
+    key: Vec<u8>,
+    value: Vec<u8>,
+}
+
+impl std::fmt::Debug for KafkaSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KafkaSink")
+            .field("pipeline", &self.settings.pipeline)
+            .field("committed", &self.committed)
+            .finish_non_exhaustive()
+    }
+}
+
+impl KafkaSink {
+    /// Starts the producer (fencing any older instance) and reads the checkpoint back.
+    pub fn open(
+        settings: KafkaSettings,
+        registry: SchemaRegistry,
+        metrics: Metrics,
+    ) -> Result<(KafkaSink, Checkpoint), SinkError> {
+        let config = &settings.config;
+        let pipeline = settings.pipeline.clone();
+        let producer = producer::create_producer(config, &pipeline).map_err(|error| SinkError::KafkaFatal {
+            what: "creating the producer".into(),
+            reason: error.to_string(),
+        })?;
+        match config.delivery {
+            KafkaDelivery::ExactlyOnce => producer
+                .init_transactions(INIT_TIMEOUT)
+                .map_err(|error| kafka_error(&producer, "starting the transactional producer", &error, &pipeline))?,
+            KafkaDelivery::AtLeastOnce => tracing::warn!(
+                %pipeline,
+                "Kafka sink in at_least_once mode: after a crash, changes written since the last checkpoint are written again."
+            ),
+        }
+        let mut topics = TopicCreator::new(config).map_err(topic_error)?;
+        topics.ensure(&config.checkpoint_topic, TopicKind::Compacted).map_err(topic_error)?;
+        let mut checkpoint_log = CommittedLogReader::connect(&config.brokers).map_err(|error| {
+            SinkError::KafkaRetriable { what: "connecting to read the checkpoint".into(), reason: error.to_string() }
+        })?;
+        let checkpoint = read_checkpoint(&mut checkpoint_log, config, &pipeline)?;
+        match &checkpoint {
+            Some(found) => {
+                tracing::info!(%pipeline, topic = %config.checkpoint_topic, position = ?found.last_position, "Resuming after the checkpoint committed in Kafka.")
+            }
+            None => {
+                tracing::info!(%pipeline, topic = %config.checkpoint_topic, "No checkpoint in Kafka yet: starting at the slot's position.")
+            }
+        }
+        let checkpoint = checkpoint.unwrap_or_default();
+        let sink = KafkaSink {
+            settings,
+            registry,
+            metrics,
+            producer,
+            topics,
+            checkpoint_log,
+            tables: HashMap::new(),
+            written: checkpoint.clone(),
+            committed: checkpoint.clone(),
+            transaction_open: false,
+            key: Vec::with_capacity(256),
+            value: Vec::with_capacity(4096),
+        };
+        Ok((sink, checkpoint))
+    }
+
+    /// Produces a batch's records into the open transaction.
+    pub fn write(&mut self, batch: &Batch) -> Result<(), SinkError> {
+        let now = super::now_millis();
+        for event in &batch.events {
+            self.prepare_table(event)?;
+            self.produce_event(event, now)?;
+            self.written.last_position = Some(event.position.clone());
+        }
+        if let Some(position) = &batch.last_position {
+            self.written.last_position = Some(position.clone());
+        }
+        if batch.flush_lsn > self.written.flush_lsn {
+            self.written.flush_lsn = batch.flush_lsn;
+        }
+        Ok(())
+    }
+
+    /// Commits everything produced with the checkpoint; `None` when nothing advanced.
+    pub fn commit(&mut self) -> Result<Option<Checkpoint>, SinkError> {
+        if self.written == self.committed {
+            return Ok(None);
+        }
+        let record = checkpoint::encode(&self.written, &self.settings.pipeline);
+        match self.settings.config.delivery {
+            KafkaDelivery::ExactlyOnce => {
+                self.begin_if_needed()?;
+                self.send_checkpoint(&record)?;
+                self.commit_transaction()?;
+                self.verify_committed(&record)?;
+            }
+            KafkaDelivery::AtLeastOnce => {
+                self.flush_all("writing changes")?;
+                self.send_checkpoint(&record)?;
+                self.flush_all("writing the checkpoint")?;
+            }
+        }
+        self.committed = self.written.clone();
+        Ok(Some(self.committed.clone()))
+    }
+
+    fn begin_if_needed(&mut self) -> Result<(), SinkError> {
+        if self.settings.config.delivery == KafkaDelivery::ExactlyOnce && !self.transaction_open {
+            self.producer.begin_transaction().map_err(|error| {
+                kafka_error(&self.producer, "beginning a transaction", &error, &self.settings.pipeline)
+            })?;
+            self.transaction_open = true;
+        }
+        Ok(())
+    }
+
+    fn send_checkpoint(&mut self, record: &[u8]) -> Result<(), SinkError> {
+        let topic = &self.settings.config.checkpoint_topic;
+        let message =
+            BaseRecord::<[u8], [u8]>::to(topic).key(self.settings.pipeline.as_bytes()).payload(record).partition(0);
+        producer::send(&self.producer, message)
+            .map_err(|error| kafka_error(&self.producer, "writing the checkpoint", &error, &self.settings.pipeline))
+    }
+
+    /// Commits the open transaction, retrying while Kafka says a retry can succeed
+    /// (a broker away for a while); otherwise aborts and reports.
+    fn commit_transaction(&mut self) -> Result<(), SinkError> {
+        let mut attempt = 0u32;
+        loop {
+            match self.producer.commit_transaction(COMMIT_TIMEOUT) {
+                Ok(()) => {
+                    self.transaction_open = false;
+                    if attempt > 0 {
+                        tracing::info!(pipeline = %self.settings.pipeline, attempts = attempt + 1, "Kafka transaction committed after retrying.");
+                    }
+                    return Ok(());
+                }
+                // rdkafka flushes before committing; a flush that timed out is retried like a commit.
+                Err(error @ KafkaError::Flush(RDKafkaErrorCode::OperationTimedOut)) => {
+                    attempt += 1;
+                    tracing::warn!(pipeline = %self.settings.pipeline, attempt, %error, "Kafka has not acknowledged every record yet; retrying the commit.");
+                }
+                Err(KafkaError::Transaction(error)) if error.is_retriable() => {
+                    attempt += 1;
+                    tracing::warn!(pipeline = %self.settings.pipeline, attempt, %error, "Kafka transaction not committed yet; retrying.");
+                }
+                Err(error) => {
+                    let failure = self.delivery_failure();
+                    self.abort_open_transaction();
+                    return Err(failure.unwrap_or_else(|| {
+                        kafka_error(&self.producer, "committing", &error, &self.settings.pipeline)
+                    }));
+                }
+            }
+        }
+    }
+
+    /// Reads the checkpoint back before the source is acknowledged: the last committed
+    /// checkpoint of this pipeline must be the one just committed. Kafka refuses the commit of
+    /// a fenced producer, so there this only costs a small read; a broker that reports such a
+    /// commit as done (nisshi 0.7 does, when a second instance aborted the transaction first)
+    /// would otherwise make this instance acknowledge changes that are not in Kafka.
+    fn verify_committed(&mut self, record: &[u8]) -> Result<(), SinkError> {
+        let topic = &self.settings.config.checkpoint_topic;
+        let log = self.checkpoint_log.read_partition_tail(topic, 0, Some(VERIFY_TAIL)).map_err(|error| {
+            SinkError::KafkaRetriable {
+                what: format!("reading the checkpoint back from {topic}"),
+                reason: error.to_string(),
+            }
+        })?;
+        let pipeline = self.settings.pipeline.as_bytes();
+        let latest = log.committed.iter().rev().find(|found| found.key.as_deref() == Some(pipeline));
+        if latest.and_then(|found| found.value.as_deref()) == Some(record) {
+            return Ok(());
+        }
+        Err(SinkError::KafkaFenced {
+            pipeline: self.settings.pipeline.clone(),
+            reason: format!(
+                "the broker reported the commit, but topic {topic} does not hold its checkpoint as committed"
+            ),
+        })
+    }
+
+    /// Aborts what is open, best effort: if this fails too, the next
+    /// `init_transactions` (the pipeline's restart) aborts it.
+    fn abort_open_transaction(&mut self) {
+        if self.transaction_open {
+            if let Err(error) = self.producer.abort_transaction(ABORT_TIMEOUT) {
+                tracing::warn!(pipeline = %self.settings.pipeline, %error, "Could not abort the Kafka transaction; the restart will.");
+            }
+            self.transaction_open = false;
+        }
+    }
+
+    /// Waits until every record produced so far is acknowledged (at-least-once mode).
+    fn flush_all(&mut self, what: &str) -> Result<(), SinkError> {
+        loop {
+            match self.producer.flush(COMMIT_TIMEOUT) {
+                Ok(()) => break,
+                Err(error)
+                    if producer::classify(&error) == FailureKind::Retriable && self.producer.in_flight_count() > 0 =>
+                {
+                    tracing::warn!(pipeline = %self.settings.pipeline, %error, in_flight = self.producer.in_flight_count(), "Kafka has not acknowledged every record yet; waiting.");
+                }
+                Err(error) => return Err(kafka_error(&self.producer, what, &error, &self.settings.pipeline)),
+            }
+        }
+        match self.delivery_failure() {
+            Some(failure) => Err(failure),
+            None => Ok(()),
+        }
+    }
+
+    /// The first failed delivery since the last commit, naming its table.
+    fn delivery_failure(&self) -> Option<SinkError> {
+        let failure = self.producer.context().take_failure()?;
+        let table = self
+            .tables
+            .values()
+            .find(|table| table.output.topic() == failure.topic)
+            .map_or_else(|| failure.topic.clone(), |table| table.output.schema().table.to_string());
+        Some(record_error(&self.producer, &table, &failure.topic, &failure.error, &self.settings.pipeline))
+    }
+
+    /// Commits what is open at a clean stop.
+    pub fn close(&mut self) -> Result<Option<Checkpoint>, SinkError> {
+        let committed = self.commit()?;
+        if let Err(error) = self.producer.flush(COMMIT_TIMEOUT) {
+            tracing::warn!(pipeline = %self.settings.pipeline, %error, "Kafka producer did not drain at stop.");
+        }
+        Ok(committed)
+    }
+
+    fn prepare_table(&mut self, event: &ChangeEvent) -> Result<(), SinkError> {
+        let table = &event.schema.table;
+        if self.tables.get(table).is_some_and(|known| known.output.serves(&event.schema)) {
+            return Ok(());
+        }
+        let output = TableOutput::new(&event.schema, &self.settings.topic_prefix, self.settings.source_kind);
+        // Registering comes first: a refused shape stops the pipeline before anything of it is written.
+        let versions = output.register(&self.registry, &self.settings.registry_config)?;
+        self.topics.ensure(output.topic(), TopicKind::Table { keyed: output.has_key() }).map_err(topic_error)?;
+        output.announce(&versions, &self.settings.pipeline, &self.metrics);
+        let entry = KafkaTable { output, key_id: versions.key.map(|key| key.id), value_id: versions.value.id };
+        self.tables.insert(table.clone(), entry);
+        Ok(())
+    }
+
+    fn produce_event(&mut self, event: &ChangeEvent, now_ms: i64) -> Result<(), SinkError> {
+        self.begin_if_needed()?;
+        let table = self.tables.get(&event.schema.table).ok_or_else(|| SinkError::Internal("table missing".into()))?;
+        let key_row = match event.operation {
+            Operation::Delete => event.before.as_ref(),
+            Operation::Truncate => None,
+            Operation::Insert | Operation::Update | Operation::Read => event.after.as_ref(),
+        };
+        if event.operation == Operation::Update
+            && let (Some(before), Some(after)) = (&event.before, &event.after)
+            && table.key_id.is_some()
+            && key_changed(table.output.schema(), before, after)
+        {
+            // As Debezium does: the old key gets a delete (and its tombstone), the new key a create,
+            // so that compaction and per-key consumers never keep a row under its old key.
+            let delete = ChangeEvent { operation: Operation::Delete, after: None, ..event.clone() };
+            let create = ChangeEvent { operation: Operation::Insert, before: None, ..event.clone() };
+            self.produce_one(&delete, Some(before), now_ms)?;
+            return self.produce_one(&create, Some(after), now_ms);
+        }
+        self.produce_one(event, key_row, now_ms)
+    }
+
+    /// Produces `event` under the key of `key_row` (no key for keyless tables and truncates).
+    fn produce_one(&mut self, event: &ChangeEvent, key_row: Option<&Row>, now_ms: i64) -> Result<(), SinkError> {
+        let table = self.tables.get(&event.schema.table).ok_or_else(|| SinkError::Internal("table missing".into()))?;
+        let has_key = match (table.key_id, key_row) {
+            (Some(key_id), Some(row)) => {
+                self.key.clear();
+                write_header(&mut self.key, key_id);
+                table.output.encode_key(row, &mut self.key)?;
+                true
+            }
+            _ => false,
+        };
+        self.value.clear();
+        write_header(&mut self.value, table.value_id);
+        table.output.encode(event, &self.settings.source_fields, now_ms, &mut self.value)?;
+        let topic = table.output.topic();
+        let mut record = BaseRecord::<[u8], [u8]>::to(topic).payload(&self.value);
+        if has_key {
+            record = record.key(&self.key);
+        } else if event.operation == Operation::Truncate {
+            // One place for a keyless event that concerns the whole table.
+            record = record.partition(0);
+        }
+        let send = |record| {
+            producer::send(&self.producer, record).map_err(|error| {
+                let table = table.output.schema().table.to_string();
+                record_error(&self.producer, &table, topic, &error, &self.settings.pipeline)
+            })
+        };
+        send(record)?;
+        if has_key && event.operation == Operation::Delete && self.settings.config.tombstones {
+            send(BaseRecord::<[u8], [u8]>::to(topic).key(&self.key))?;
+        }
+        Ok(())
+    }
+}
+
+/// True when an update moved the row to another key.
+fn key_changed(schema: &Arc<wellhead_decoders::change::TableSchema>, before: &Row, after: &Row) -> bool {
+    schema
+        .columns
+        .iter()
+        .zip(before.iter().zip(after))
+        .any(|(column, (old, new))| column.is_key && !matches!(old, ColumnValue::UnchangedToast) && old != new)
+}
+
+/// Reads the pipeline's last committed checkpoint from the checkpoint topic.
+fn read_checkpoint(
+    reader: &mut CommittedLogReader,
+    config: &KafkaSinkConfig,
+    pipeline: &str,
+) -> Result<Option<Checkpoint>, SinkError> {
+    let topic = &config.checkpoint_topic;
+    let unreachable = |error: committed_log::CommittedLogError| SinkError::KafkaRetriable {
+        what: format!("reading the checkpoint from topic {topic}"),
+        reason: error.to_string(),
+    };
+    let mut tail = Some(CHECKPOINT_TAIL);
+    loop {
+        let log = reader.read_partition_tail(topic, 0, tail).map_err(unreachable)?;
+        let latest = log.committed.iter().rev().find(|record| record.key.as_deref() == Some(pipeline.as_bytes()));
+        match (latest, tail) {
+            // A tombstone resets the pipeline: it starts over at the slot's position.
+            (Some(record), _) => {
+                return match &record.value {
+                    None => Ok(None),
+                    Some(value) => {
+                        let location = format!("in Kafka topic {topic} at offset {}", record.offset);
+                        Ok(Some(checkpoint::decode(value, pipeline, &location)?))
+                    }
+                };
+            }
+            (None, Some(_)) if log.end_offset > CHECKPOINT_TAIL => tail = None,
+            (None, _) => return Ok(None),
+        }
+    }
+}
+
+/// A Kafka call failed: retry from the checkpoint, stop as fenced, or stop for good.
+/// A producer in a fatal state says why itself (fencing arrives this way).
+fn kafka_error(producer: &SinkProducer, what: &str, error: &KafkaError, pipeline: &str) -> SinkError {
+    if let Some((kind, reason)) = producer::fatal_error(producer) {
+        return match kind {
+            FailureKind::Fenced => SinkError::KafkaFenced { pipeline: pipeline.to_owned(), reason },
+            _ => SinkError::KafkaFatal { what: what.to_owned(), reason },
+        };
+    }
+    match producer::classify(error) {
+        FailureKind::Retriable => SinkError::KafkaRetriable { what: what.to_owned(), reason: error.to_string() },
+        FailureKind::Fenced => SinkError::KafkaFenced { pipeline: pipeline.to_owned(), reason: error.to_string() },
+        FailureKind::Fatal => SinkError::KafkaFatal { what: what.to_owned(), reason: error.to_string() },
+    }
+}
+
+/// A record of `table` was refused or failed to arrive.
+fn record_error(producer: &SinkProducer, table: &str, topic: &str, error: &KafkaError, pipeline: &str) -> SinkError {
+    kafka_error(producer, &format!("table {table} (topic {topic})"), error, pipeline)
+}
+
+fn topic_error(error: topics::TopicError) -> SinkError {
+    if error.retriable {
+        SinkError::KafkaRetriable { what: format!("creating topic {}", error.topic), reason: error.reason }
+    } else {
+        SinkError::KafkaFatal { what: format!("creating topic {}", error.topic), reason: error.reason }
+    }
+}

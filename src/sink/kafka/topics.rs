@@ -1,0 +1,115 @@
+//! Creates the topics the Kafka sink writes to, when they are missing: table
+//! topics with the configured partitions, replication and configs (compacted
+//! when keyed), and the compacted single-partition topics of checkpoints and
+//! schemas. An existing topic is used as it is.
+
+use std::collections::{BTreeMap, HashSet};
+use std::time::Duration;
+
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+
+use super::producer::{FailureKind, classify};
+use crate::config::KafkaSinkConfig;
+
+/// How long the broker may take to create a topic.
+const CREATE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What kind of topic is wanted, which decides its settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TopicKind {
+    /// A table's changes; compacted when the table has a key.
+    Table { keyed: bool },
+    /// One record per key, only the latest matters (checkpoints, schemas).
+    Compacted,
+}
+
+/// Creating a topic failed.
+#[derive(Debug, thiserror::Error)]
+#[error("creating Kafka topic {topic}: {reason}")]
+pub struct TopicError {
+    pub topic: String,
+    pub reason: String,
+    /// A retry may succeed (the broker was unreachable or busy).
+    pub retriable: bool,
+}
+
+/// Creates topics once per process run (a topic seen before is not asked for again).
+pub struct TopicCreator {
+    admin: AdminClient<DefaultClientContext>,
+    partitions: i32,
+    replication_factor: i32,
+    topic_config: BTreeMap<String, String>,
+    known: HashSet<String>,
+}
+
+impl std::fmt::Debug for TopicCreator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TopicCreator").field("known", &self.known.len()).finish_non_exhaustive()
+    }
+}
+
+impl TopicCreator {
+    pub fn new(config: &KafkaSinkConfig) -> Result<TopicCreator, TopicError> {
+        let admin = super::producer::client_config(config).create().map_err(|error: KafkaError| TopicError {
+            topic: String::new(),
+            reason: error.to_string(),
+            retriable: false,
+        })?;
+        Ok(TopicCreator {
+            admin,
+            partitions: config.partitions,
+            // -1 asks for the broker's default.replication.factor.
+            replication_factor: config.replication_factor.map_or(-1, i32::from),
+            topic_config: config.topic_config.clone(),
+            known: HashSet::new(),
+        })
+    }
+
+    /// Makes sure `topic` exists.
+    pub fn ensure(&mut self, topic: &str, kind: TopicKind) -> Result<(), TopicError> {
+        if self.known.contains(topic) {
+            return Ok(());
+        }
+        let (partitions, mut configs) = match kind {
+            TopicKind::Table { keyed } => {
+                let mut configs: Vec<(&str, &str)> =
+                    self.topic_config.iter().map(|(key, value)| (key.as_str(), value.as_str())).collect();
+                if keyed && !self.topic_config.contains_key("cleanup.policy") {
+                    configs.push(("cleanup.policy", "compact"));
+                }
+                (self.partitions, configs)
+            }
+            TopicKind::Compacted => (1, vec![("cleanup.policy", "compact")]),
+        };
+        configs.sort_unstable();
+        let mut new_topic = NewTopic::new(topic, partitions, TopicReplication::Fixed(self.replication_factor));
+        for (key, value) in &configs {
+            new_topic = new_topic.set(key, value);
+        }
+        let options = AdminOptions::new().operation_timeout(Some(CREATE_TIMEOUT)).request_timeout(Some(CREATE_TIMEOUT));
+        let failed = |reason: String, error: KafkaError| TopicError {
+            topic: topic.to_owned(),
+            reason,
+            retriable: classify(&error) == FailureKind::Retriable,
+        };
+        let results = tokio::runtime::Handle::current()
+            .block_on(self.admin.create_topics([&new_topic], &options))
+            .map_err(|error| failed(error.to_string(), error))?;
+        for result in results {
+            match result {
+                Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+                Err((_, code)) => {
+                    return Err(failed(
+                        format!("{code} (partitions {partitions}, replication factor {})", self.replication_factor),
+                        KafkaError::AdminOp(code),
+                    ));
+                }
+            }
+        }
+        tracing::debug!(%topic, partitions, "Kafka topic ready.");
+        self.known.insert(topic.to_owned());
+        Ok(())
+    }
+}
