@@ -182,3 +182,53 @@ async fn keys_values_tombstones_and_moved_keys_arrive_once_across_restarts() {
     assert_eq!(wellhead.wait(Duration::from_secs(30)), Some(0));
     db.drop().await;
 }
+
+/// `delivery = "at_least_once"`: no transactions (for brokers without them); the log says
+/// what that means, every change arrives, and the checkpoint written after the data is
+/// read back on restart, so a clean restart repeats nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_least_once_mode_says_so_and_resumes_from_its_checkpoint() {
+    let db = TestDatabase::create(Server::Pg15, "kafka_alo").await;
+    db.client.batch_execute("CREATE TABLE orders (id int PRIMARY KEY, note text)").await.expect("schema");
+    let brokers = brokers();
+    create_checkpoint_topic(&db, &brokers).await;
+    let http = format!("127.0.0.1:{}", free_port());
+    let config = write_kafka_config(&db, &["public.orders"], &brokers, &http, "delivery = \"at_least_once\"", "");
+    let mut wellhead = Wellhead::start(&config);
+    wellhead.wait_streaming().await;
+    assert!(
+        wellhead
+            .log_text()
+            .contains("at_least_once mode: after a crash, changes written since the last checkpoint are written again"),
+        "the log says what at-least-once means:\n{}",
+        wellhead.log_text()
+    );
+    db.client
+        .batch_execute("INSERT INTO orders SELECT g, 'first' FROM generate_series(1, 100) g")
+        .await
+        .expect("insert");
+    let orders = topic(&db, "public.orders");
+    wait_for(Duration::from_secs(30), "100 records", || committed_view(&brokers, &orders).len() >= 100).await;
+    wellhead.signal("TERM");
+    assert_eq!(wellhead.wait(Duration::from_secs(30)), Some(0));
+    let checkpoints = committed_view(&brokers, &checkpoint_topic(&db));
+    assert!(!checkpoints.is_empty(), "checkpoints are written without transactions");
+
+    let mut wellhead = Wellhead::start(&config);
+    wellhead.wait_streaming().await;
+    db.client
+        .batch_execute("INSERT INTO orders SELECT g, 'second' FROM generate_series(101, 150) g")
+        .await
+        .expect("insert");
+    wait_for(Duration::from_secs(30), "150 records", || committed_view(&brokers, &orders).len() >= 150).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let mut decoder = AvroDecoder::new(&http);
+    let ids: Vec<i64> = committed_view(&brokers, &orders)
+        .iter()
+        .map(|record| decoder.decode(record.value.as_deref().expect("value"))["after"]["id"].as_i64().expect("id"))
+        .collect();
+    assert_eq!(ids, (1..=150).collect::<Vec<i64>>(), "every change once after a clean restart");
+    wellhead.signal("TERM");
+    assert_eq!(wellhead.wait(Duration::from_secs(30)), Some(0));
+    db.drop().await;
+}
