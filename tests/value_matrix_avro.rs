@@ -37,42 +37,16 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use rows::{COLUMNS, ORACLE_SETTINGS, matches_stored, truncated};
+use rows::{COLUMNS, ORACLE_SETTINGS, truncated};
 use serde_json::Value;
 use support::{Server, TestDatabase, Wellhead, wait_for};
-use typed::{Kind, fastavro_errors, literal};
+use typed::{BEYOND_PYTHON, beyond_python, cell_mismatch, fastavro_errors};
 
 /// The table of cells fastavro can read, and the table of those it cannot.
 const TABLES: [&str; 2] = ["matrix", "matrix_beyond"];
 
-/// `(row id, column, the exception fastavro raises for each value of the cell it
-/// cannot hold, in order)`: the cells that go to `matrix_beyond`.
-const BEYOND_PYTHON: &[(usize, &str, &[&str])] = &[
-    // 24:00:00, in a time and in a timetz.
-    (3, "c_time", &["ValueError: hour must be in 0..23"]),
-    (3, "c_timetz", &["ValueError: hour must be in 0..23"]),
-    // '4713-01-01 00:00:00+00 BC' among infinity, a 2024 instant and NULL.
-    (3, "c_timestamptz_array", &["OverflowError: date value out of range"]),
-    // '[4713-01-01 BC,infinity)'.
-    (3, "c_daterange", &["ValueError: ordinal must be >= 1"]),
-    // 4714-11-24 BC, PostgreSQL's first day.
-    (4, "c_date", &["ValueError: ordinal must be >= 1"]),
-    (4, "c_timestamp", &["OverflowError: date value out of range"]),
-    (4, "c_timestamptz", &["OverflowError: date value out of range"]),
-    // 5874897-12-31 and 294246-12-31 23:59:59.999999.
-    (5, "c_date", &["ValueError: year 5874897 is out of range"]),
-    (5, "c_timestamp", &["OverflowError: date value out of range"]),
-    (5, "c_timestamptz", &["OverflowError: date value out of range"]),
-    // 0001-12-31 23:59:59.999999 BC, the last microsecond before year 1.
-    (6, "c_timestamp", &["OverflowError: date value out of range"]),
-];
-
 /// How long the rows may take to reach final files.
 const OUTPUT_TIMEOUT: Duration = Duration::from_secs(90);
-
-fn beyond_python(id: usize, column: &str) -> Option<&'static [&'static str]> {
-    BEYOND_PYTHON.iter().find(|(row, name, _)| *row == id && *name == column).map(|(_, _, errors)| *errors)
-}
 
 async fn fastavro_reads_every_value_typed(server: Server) {
     let started = Instant::now();
@@ -163,22 +137,7 @@ async fn fastavro_reads_every_value_typed(server: Server) {
                     "{table}.{column} row {id}: fastavro raises {errors:?} on its values, expected {expected_errors:?}"
                 ));
             }
-            let text = match literal(&Kind::of(sql_type), value) {
-                Ok(text) => text,
-                Err(why) => {
-                    mismatches.push(format!("{table}.{column} ({sql_type}) row {id}: {}", truncated(&why)));
-                    continue;
-                }
-            };
-            let (equal, stored) = matches_stored(&oracle, table, id, column, sql_type, text.as_deref()).await;
-            if !equal {
-                mismatches.push(format!(
-                    "{table}.{column} ({sql_type}) row {id}: fastavro read {} (literal {:?}); PostgreSQL has {:?}",
-                    truncated(&value.to_string()),
-                    text.as_deref().map(truncated),
-                    stored.as_deref().map(truncated)
-                ));
-            }
+            mismatches.extend(cell_mismatch(&oracle, table, id, (column, sql_type), value, "fastavro").await);
         }
     }
     assert!(mismatches.is_empty(), "{} mismatches on {server:?}:\n{}", mismatches.len(), mismatches.join("\n"));

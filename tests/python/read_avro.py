@@ -222,25 +222,30 @@ def read_file(path, topic, raw):
     reader = fastavro.reader(io.BytesIO(data))
     schema = reader.metadata["avro.schema"]
     schema = json.loads(schema if isinstance(schema, str) else schema.decode())
+    for envelope in reader:
+        for line in after_columns(envelope, schema):
+            emit({"topic": topic, "file": os.path.basename(path), **line})
+
+
+def after_columns(envelope, schema):
+    """One {"op", "row", "column", "value": described} per column of the envelope's `after` row,
+    read with the envelope's writer `schema` (a dict); nothing for a row-less envelope."""
+    after = envelope["after"]
+    if after is None:
+        return
     named = {}
     index_named(schema, "", named)
     value_schema = next(field["type"] for field in schema["fields"] if field["name"] == "after")
     namespace = full_name(schema["name"], schema.get("namespace", "")).rpartition(".")[0]
-    for envelope in reader:
-        after = envelope["after"]
-        if after is None:
-            continue
-        row_schema, row_namespace = resolve(union_branch(after, value_schema, namespace, named), namespace, named)
-        inner = full_name(row_schema["name"], row_schema.get("namespace", row_namespace)).rpartition(".")[0]
-        for field in row_schema["fields"]:
-            emit({
-                "topic": topic,
-                "file": os.path.basename(path),
-                "op": envelope["op"],
-                "row": after["id"],
-                "column": field["name"],
-                "value": describe(after[field["name"]], field["type"], inner, named),
-            })
+    row_schema, row_namespace = resolve(union_branch(after, value_schema, namespace, named), namespace, named)
+    inner = full_name(row_schema["name"], row_schema.get("namespace", row_namespace)).rpartition(".")[0]
+    for field in row_schema["fields"]:
+        yield {
+            "op": envelope["op"],
+            "row": after["id"],
+            "column": field["name"],
+            "value": describe(after[field["name"]], field["type"], inner, named),
+        }
 
 
 def main():

@@ -17,7 +17,38 @@
 //! hold arrives raw (`"stripped"`, see the script) and is converted here from
 //! days or microseconds since 1970-01-01 (proleptic Gregorian, year 0 = 1 BC).
 
+// Shared by the files and Kafka value-matrix tests; each uses a part.
+#![allow(dead_code)]
+
 use serde_json::Value;
+
+/// `(row id, column, the exception fastavro raises for each value of the cell it
+/// cannot hold, in order)`: the cells that go to `matrix_beyond`.
+pub const BEYOND_PYTHON: &[(usize, &str, &[&str])] = &[
+    // 24:00:00, in a time and in a timetz.
+    (3, "c_time", &["ValueError: hour must be in 0..23"]),
+    (3, "c_timetz", &["ValueError: hour must be in 0..23"]),
+    // '4713-01-01 00:00:00+00 BC' among infinity, a 2024 instant and NULL.
+    (3, "c_timestamptz_array", &["OverflowError: date value out of range"]),
+    // '[4713-01-01 BC,infinity)'.
+    (3, "c_daterange", &["ValueError: ordinal must be >= 1"]),
+    // 4714-11-24 BC, PostgreSQL's first day.
+    (4, "c_date", &["ValueError: ordinal must be >= 1"]),
+    (4, "c_timestamp", &["OverflowError: date value out of range"]),
+    (4, "c_timestamptz", &["OverflowError: date value out of range"]),
+    // 5874897-12-31 and 294246-12-31 23:59:59.999999.
+    (5, "c_date", &["ValueError: year 5874897 is out of range"]),
+    (5, "c_timestamp", &["OverflowError: date value out of range"]),
+    (5, "c_timestamptz", &["OverflowError: date value out of range"]),
+    // 0001-12-31 23:59:59.999999 BC, the last microsecond before year 1.
+    (6, "c_timestamp", &["OverflowError: date value out of range"]),
+];
+
+/// The exceptions fastavro raises for the values of cell `column` of row `id`, when it is
+/// one of [`BEYOND_PYTHON`].
+pub fn beyond_python(id: usize, column: &str) -> Option<&'static [&'static str]> {
+    BEYOND_PYTHON.iter().find(|(row, name, _)| *row == id && *name == column).map(|(_, _, errors)| *errors)
+}
 
 const MICROS_PER_DAY: i64 = 86_400_000_000;
 
@@ -155,6 +186,33 @@ pub fn literal(kind: &Kind, described: &Value) -> Result<Option<String>, String>
         _ => return wrong(),
     };
     Ok(Some(text))
+}
+
+/// Checks one value an Avro reader described against the stored cell: the Python type
+/// must be the documented one and the value, as PostgreSQL input text, must equal what
+/// PostgreSQL has. The mismatch, said for the failure message, or `None`.
+pub async fn cell_mismatch(
+    oracle: &tokio_postgres::Client,
+    table: &str,
+    id: i32,
+    (column, sql_type): (&str, &str),
+    value: &Value,
+    reader: &str,
+) -> Option<String> {
+    use crate::rows::{matches_stored, truncated};
+    let text = match literal(&Kind::of(sql_type), value) {
+        Ok(text) => text,
+        Err(why) => return Some(format!("{table}.{column} ({sql_type}) row {id}: {}", truncated(&why))),
+    };
+    let (equal, stored) = matches_stored(oracle, table, id, column, sql_type, text.as_deref()).await;
+    (!equal).then(|| {
+        format!(
+            "{table}.{column} ({sql_type}) row {id}: {reader} read {} (literal {:?}); PostgreSQL has {:?}",
+            truncated(&value.to_string()),
+            text.as_deref().map(truncated),
+            stored.as_deref().map(truncated)
+        )
+    })
 }
 
 /// The raw leaves' fastavro outcomes of a value read with its temporal logical
