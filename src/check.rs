@@ -1,7 +1,8 @@
 //! `wellhead check`: configuration, connectivity and prerequisites of every
 //! pipeline, printed with fixes.
 
-use crate::config::{Config, SourceConfig};
+use crate::config::{Config, KafkaDelivery, KafkaSinkConfig, SinkConfig, SourceConfig};
+use crate::sink::kafka::committed_log::CommittedLogReader;
 use crate::source::postgres::params::ConnectionParams;
 use crate::source::postgres::prerequisites::{Finding, Severity, check_prerequisites};
 use crate::source::postgres::{connection::ReplicationConnection, sql};
@@ -11,7 +12,7 @@ pub async fn check_config(config: &Config) -> bool {
     let mut all_good = true;
     for pipeline in &config.pipelines {
         println!("pipeline {}:", pipeline.name);
-        let findings = match &pipeline.source {
+        let mut findings = match &pipeline.source {
             SourceConfig::Postgres(source) => check_postgres(source).await,
             SourceConfig::Mysql(_) => vec![Finding {
                 severity: Severity::Error,
@@ -19,6 +20,10 @@ pub async fn check_config(config: &Config) -> bool {
                 fix: "use a postgres source".into(),
             }],
         };
+        if let SinkConfig::Kafka(kafka) = &pipeline.sink {
+            let kafka = kafka.clone();
+            findings.extend(tokio::task::spawn_blocking(move || check_kafka(&kafka)).await.unwrap_or_default());
+        }
         if findings.is_empty() {
             println!("  ok");
         }
@@ -64,4 +69,28 @@ async fn check_postgres(source: &crate::config::PostgresSourceConfig) -> Vec<Fin
         }
     }
     findings
+}
+
+/// The Kafka sink: the brokers answer, and serve transactions when delivery is exactly once.
+fn check_kafka(config: &KafkaSinkConfig) -> Vec<Finding> {
+    let reader = match CommittedLogReader::connect(&config.brokers) {
+        Ok(reader) => reader,
+        Err(error) => {
+            return vec![Finding {
+                severity: Severity::Error,
+                problem: format!("Kafka: {error}"),
+                fix: "check sink.brokers (host:port of a PLAINTEXT listener) and that the brokers run".into(),
+            }];
+        }
+    };
+    // InitProducerId, AddPartitionsToTxn, EndTxn.
+    let transactions = [22, 24, 26].iter().all(|api| reader.supports(*api));
+    if config.delivery == KafkaDelivery::ExactlyOnce && !transactions {
+        return vec![Finding {
+            severity: Severity::Error,
+            problem: format!("Kafka brokers {} do not serve transactions, which exactly-once delivery needs", config.brokers),
+            fix: "use a broker with transactions (Kafka 0.11 or later), or set delivery = \"at_least_once\" under [pipelines.sink] and accept repeats after a crash".into(),
+        }];
+    }
+    Vec::new()
 }

@@ -162,3 +162,25 @@ async fn a_password_in_the_url_never_shows() {
     let log = std::fs::read_to_string(log_path).expect("read log");
     assert!(!log.contains("hunter2"), "{log}");
 }
+
+/// The Kafka sink's brokers: reachable is fine; unreachable is an error naming them, with the fix.
+#[tokio::test]
+async fn kafka_brokers_are_checked() {
+    let db = TestDatabase::create(Server::Pg15, "check_kafka").await;
+    db.client.batch_execute("CREATE TABLE t (id int PRIMARY KEY)").await.expect("schema");
+    let http = format!("127.0.0.1:{}", support::free_port());
+    let reachable = support::kafka::write_kafka_config(&db, &["public.t"], &support::kafka::brokers(), &http, "", "");
+    let finished = check(&reachable, &[]);
+    assert_eq!(finished.code, Some(0), "a reachable broker with transactions passes:\n{}", finished.stdout);
+
+    let closed = format!("127.0.0.1:{}", support::free_port());
+    let unreachable = support::kafka::write_kafka_config(&db, &["public.t"], &closed, &http, "", "");
+    let finished = check(&unreachable, &[]);
+    assert_eq!(finished.code, Some(1), "an unreachable broker is an error:\n{}", finished.stdout);
+    assert!(
+        finished.stdout.contains(&closed) && finished.stdout.contains("check sink.brokers"),
+        "the error names the brokers and the fix:\n{}",
+        finished.stdout
+    );
+    db.drop().await;
+}

@@ -389,6 +389,12 @@ impl CommittedLogReader {
     pub fn brokers(&self) -> &str {
         &self.brokers
     }
+
+    /// True when the bootstrap broker serves the request `api_key` (Kafka's numbering: 22
+    /// InitProducerId, 24 AddPartitionsToTxn, 26 EndTxn).
+    pub fn supports(&self, api_key: i16) -> bool {
+        self.bootstrap.versions.contains_key(&api_key)
+    }
 }
 
 fn list_offset(
