@@ -8,8 +8,6 @@ use serde::Deserialize;
 
 /// Default topic holding each pipeline's checkpoint (compacted, keyed by pipeline name).
 pub const DEFAULT_CHECKPOINT_TOPIC: &str = "_wellhead_checkpoints";
-/// Default topic holding the embedded registry's schemas (compacted).
-pub const DEFAULT_SCHEMAS_TOPIC: &str = "_wellhead_schemas";
 
 /// Delivery guarantee of the Kafka sink.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
@@ -49,9 +47,6 @@ pub struct KafkaSinkConfig {
     /// Compacted topic of checkpoints, keyed by pipeline name.
     #[serde(default = "default_checkpoint_topic")]
     pub checkpoint_topic: String,
-    /// Compacted topic of the embedded registry's schemas.
-    #[serde(default = "default_schemas_topic")]
-    pub schemas_topic: String,
     /// librdkafka producer properties (`linger.ms`, `compression.type`,
     /// `security.protocol`, …), over Wellhead's defaults.
     #[serde(default)]
@@ -66,9 +61,6 @@ fn default_true() -> bool {
 }
 fn default_checkpoint_topic() -> String {
     DEFAULT_CHECKPOINT_TOPIC.to_owned()
-}
-fn default_schemas_topic() -> String {
-    DEFAULT_SCHEMAS_TOPIC.to_owned()
 }
 
 /// librdkafka properties; values of keys that name a secret never show.
@@ -122,12 +114,11 @@ impl KafkaSinkConfig {
                 "must be at least 1 (leave it out for the broker's default)".into(),
             ));
         }
-        for (key, topic) in
-            [("sink.checkpoint_topic", &self.checkpoint_topic), ("sink.schemas_topic", &self.schemas_topic)]
-        {
-            if !is_valid_topic(topic) {
-                return Some((key.into(), "must be 1-249 characters of letters, digits, '.', '_' and '-'".into()));
-            }
+        if !is_valid_topic(&self.checkpoint_topic) {
+            return Some((
+                "sink.checkpoint_topic".into(),
+                "must be 1-249 characters of letters, digits, '.', '_' and '-'".into(),
+            ));
         }
         if let Some((key, why)) = RESERVED_PROPERTIES.iter().find(|(key, _)| self.properties.0.contains_key(*key)) {
             return Some((format!("sink.properties.\"{key}\""), format!("is set by Wellhead: {why}")));

@@ -19,7 +19,7 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroDeserializer
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from read_avro import after_columns, emit  # noqa: E402  (the same description as for files)
+from read_avro import after_columns, emit, envelope_context  # noqa: E402  (the same description as for files)
 
 
 class WriterSchemaRecorder:
@@ -66,7 +66,8 @@ def main():
         if envelope is None:
             continue
         if values.last_id not in schemas:
-            schemas[values.last_id] = json.loads(registry.get_schema(values.last_id).schema_str)
+            schema = json.loads(registry.get_schema(values.last_id).schema_str)
+            schemas[values.last_id] = envelope_context(schema)
         key = message.key()
         row = envelope["after"] if envelope["after"] is not None else envelope["before"]
         if key != {"id": row["id"]}:

@@ -222,21 +222,28 @@ def read_file(path, topic, raw):
     reader = fastavro.reader(io.BytesIO(data))
     schema = reader.metadata["avro.schema"]
     schema = json.loads(schema if isinstance(schema, str) else schema.decode())
+    context = envelope_context(schema)
     for envelope in reader:
-        for line in after_columns(envelope, schema):
+        for line in after_columns(envelope, context):
             emit({"topic": topic, "file": os.path.basename(path), **line})
 
 
-def after_columns(envelope, schema):
-    """One {"op", "row", "column", "value": described} per column of the envelope's `after` row,
-    read with the envelope's writer `schema` (a dict); nothing for a row-less envelope."""
-    after = envelope["after"]
-    if after is None:
-        return
+def envelope_context(schema):
+    """What describing rows of envelopes written with `schema` (a dict) needs, worked out once."""
     named = {}
     index_named(schema, "", named)
     value_schema = next(field["type"] for field in schema["fields"] if field["name"] == "after")
     namespace = full_name(schema["name"], schema.get("namespace", "")).rpartition(".")[0]
+    return named, value_schema, namespace
+
+
+def after_columns(envelope, context):
+    """One {"op", "row", "column", "value": described} per column of the envelope's `after` row,
+    with the `envelope_context` of its writer schema; nothing for a row-less envelope."""
+    after = envelope["after"]
+    if after is None:
+        return
+    named, value_schema, namespace = context
     row_schema, row_namespace = resolve(union_branch(after, value_schema, namespace, named), namespace, named)
     inner = full_name(row_schema["name"], row_schema.get("namespace", row_namespace)).rpartition(".")[0]
     for field in row_schema["fields"]:

@@ -87,8 +87,6 @@ pub struct PartitionLog {
     pub pending: usize,
     /// The end of the log when reading started.
     pub end_offset: i64,
-    /// Fetch requests it took.
-    pub fetches: usize,
 }
 
 /// One broker connection speaking the requests this reader needs.
@@ -192,10 +190,16 @@ impl BrokerConnection {
 /// A reader of committed views, bootstrapped from a broker list like `host:9092,host2:9092`.
 #[derive(Debug)]
 pub struct CommittedLogReader {
-    brokers: String,
     bootstrap: BrokerConnection,
     /// Leader connections by partition, kept between reads.
     leaders: HashMap<(String, i32), BrokerConnection>,
+}
+
+impl PartitionLog {
+    /// The last committed record with `key`, if any: the current value of a compacted key.
+    pub fn latest_with_key(&self, key: &[u8]) -> Option<&CommittedRecord> {
+        self.committed.iter().rev().find(|record| record.key.as_deref() == Some(key))
+    }
 }
 
 impl CommittedLogReader {
@@ -204,7 +208,7 @@ impl CommittedLogReader {
         for address in brokers.split(',').map(str::trim).filter(|address| !address.is_empty()) {
             match BrokerConnection::open(address) {
                 Ok(bootstrap) => {
-                    return Ok(CommittedLogReader { brokers: brokers.to_owned(), bootstrap, leaders: HashMap::new() });
+                    return Ok(CommittedLogReader { bootstrap, leaders: HashMap::new() });
                 }
                 Err(error) => last = error.to_string(),
             }
@@ -250,23 +254,23 @@ impl CommittedLogReader {
         partition: i32,
         tail: Option<i64>,
     ) -> Result<PartitionLog, CommittedLogError> {
-        let (records, end_offset, fetches) = self.read_raw(topic, partition, tail)?;
+        let (records, end_offset) = self.read_raw(topic, partition, tail)?;
         let mut resolver = TransactionResolver::default();
         for record in records {
             resolver.add(record);
         }
         let (committed, aborted, pending) = resolver.finish();
-        Ok(PartitionLog { committed, aborted, pending, end_offset, fetches })
+        Ok(PartitionLog { committed, aborted, pending, end_offset })
     }
 
     /// Every record of the last `tail` offsets (all with `None`), control records included,
-    /// as the log holds them; with the end offset and the number of fetches.
+    /// as the log holds them, with the end offset.
     pub fn read_raw(
         &mut self,
         topic: &str,
         partition: i32,
         tail: Option<i64>,
-    ) -> Result<(Vec<kafka_protocol::records::Record>, i64, usize), CommittedLogError> {
+    ) -> Result<(Vec<kafka_protocol::records::Record>, i64), CommittedLogError> {
         let key = (topic.to_owned(), partition);
         let mut connection = match self.leaders.remove(&key) {
             Some(connection) => connection,
@@ -315,17 +319,16 @@ fn read_from(
     topic: &str,
     partition: i32,
     tail: Option<i64>,
-) -> Result<(Vec<kafka_protocol::records::Record>, i64, usize), CommittedLogError> {
+) -> Result<(Vec<kafka_protocol::records::Record>, i64), CommittedLogError> {
     let end = list_offset(connection, topic, partition, -1)?;
     let start = list_offset(connection, topic, partition, -2)?;
     let start = tail.map_or(start, |tail| start.max(end.saturating_sub(tail)));
     let mut raw = Vec::new();
     let mut next = start;
     let version = connection.version(ApiKey::Fetch, "Fetch", (4, 12))?;
-    let (mut fetches, mut empty) = (0, 0);
+    let mut empty = 0;
     // Past `end` too, while records come: a broker's reported end may lag its log.
     loop {
-        fetches += 1;
         let request = FetchRequest::default()
             .with_max_wait_ms(100)
             .with_min_bytes(1)
@@ -381,15 +384,10 @@ fn read_from(
             empty = 0;
         }
     }
-    Ok((raw, end.max(next), fetches))
+    Ok((raw, end.max(next)))
 }
 
 impl CommittedLogReader {
-    /// The brokers this reader was given.
-    pub fn brokers(&self) -> &str {
-        &self.brokers
-    }
-
     /// True when the bootstrap broker serves the request `api_key` (Kafka's numbering: 22
     /// InitProducerId, 24 AddPartitionsToTxn, 26 EndTxn).
     pub fn supports(&self, api_key: i16) -> bool {

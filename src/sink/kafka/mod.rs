@@ -166,8 +166,8 @@ impl KafkaSink {
         for event in &batch.events {
             self.prepare_table(event)?;
             self.produce_event(event, now)?;
-            self.written.last_position = Some(event.position.clone());
         }
+        // The batch's last position is its last event's (or, without events, the stream's).
         if let Some(position) = &batch.last_position {
             self.written.last_position = Some(position.clone());
         }
@@ -264,8 +264,7 @@ impl KafkaSink {
                 reason: error.to_string(),
             }
         })?;
-        let pipeline = self.settings.pipeline.as_bytes();
-        let latest = log.committed.iter().rev().find(|found| found.key.as_deref() == Some(pipeline));
+        let latest = log.latest_with_key(self.settings.pipeline.as_bytes());
         if latest.and_then(|found| found.value.as_deref()) == Some(record) {
             return Ok(());
         }
@@ -425,7 +424,7 @@ fn read_checkpoint(
     let mut tail = Some(CHECKPOINT_TAIL);
     loop {
         let log = reader.read_partition_tail(topic, 0, tail).map_err(unreachable)?;
-        let latest = log.committed.iter().rev().find(|record| record.key.as_deref() == Some(pipeline.as_bytes()));
+        let latest = log.latest_with_key(pipeline.as_bytes());
         match (latest, tail) {
             // A tombstone resets the pipeline: it starts over at the slot's position.
             (Some(record), _) => {
