@@ -2,7 +2,7 @@
 //! pipeline, printed with fixes.
 
 use crate::config::{Config, KafkaDelivery, KafkaSinkConfig, SinkConfig, SourceConfig};
-use crate::sink::kafka::committed_log::CommittedLogReader;
+use crate::kafka::committed_log::CommittedLogReader;
 use crate::source::postgres::params::ConnectionParams;
 use crate::source::postgres::prerequisites::{Finding, Severity, check_prerequisites};
 use crate::source::postgres::{connection::ReplicationConnection, sql};

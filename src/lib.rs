@@ -10,6 +10,7 @@ pub mod checkpoint;
 pub mod cli;
 pub mod config;
 pub mod control;
+pub mod kafka;
 pub mod pipeline;
 pub mod registry;
 pub mod run;

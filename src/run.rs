@@ -5,13 +5,13 @@ use std::sync::Arc;
 
 use tokio::sync::watch;
 
-use crate::config::Config;
 use crate::config::EMBEDDED_REGISTRY;
+use crate::config::{Config, SinkConfig};
 use crate::control::http::{self, ControlState, HttpError};
 use crate::pipeline::{PipelineError, run_pipeline};
 use crate::registry::SchemaRegistry;
 use crate::registry::client::RegistryClient;
-use crate::registry::embedded::{EmbeddedRegistry, EmbeddedRegistryError};
+use crate::registry::embedded::{EmbeddedRegistry, EmbeddedRegistryError, RegistryStorage};
 use crate::secret::SecretUrl;
 use crate::telemetry::Metrics;
 
@@ -26,6 +26,10 @@ pub enum RunError {
     Registry(#[from] EmbeddedRegistryError),
     #[error("registry.url: {0}")]
     RegistryUrl(String),
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error("opening the embedded schema registry: {0}")]
+    RegistryOpen(String),
 }
 
 /// Runs all pipelines; returns the first failure after stopping the others.
@@ -34,7 +38,19 @@ pub async fn run_pipelines(config: Config) -> Result<(), RunError> {
         tracing::warn!("The SQL control address is not served by this version; control.sql is ignored.");
     }
     let metrics = Metrics::new();
-    let registry = Arc::new(EmbeddedRegistry::open(&config.control.registry_dir)?);
+    let storage = config.embedded_registry_storage()?;
+    if let RegistryStorage::File { dir } = &storage
+        && config
+            .pipelines
+            .iter()
+            .any(|p| matches!(p.sink, SinkConfig::Kafka(_)) && p.registry.url == EMBEDDED_REGISTRY)
+    {
+        tracing::warn!(dir = %dir.display(), "The embedded schema registry stays in control.registry_dir: its Kafka topic is written in transactions, which at_least_once sinks do not assume. An instance moved elsewhere needs this directory, or an external registry (registry.url).");
+    }
+    let registry = tokio::task::spawn_blocking(move || EmbeddedRegistry::open_storage(&storage))
+        .await
+        .map_err(|error| RunError::RegistryOpen(error.to_string()))??;
+    let registry = Arc::new(registry);
     let (stop, stopping) = watch::channel(false);
     let control = match &config.control.http {
         Some(address) => {

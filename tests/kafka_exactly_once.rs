@@ -28,8 +28,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use support::kafka::{
-    AvroDecoder, TestBroker, committed_view, create_checkpoint_topic, create_writer_tables, topic,
-    wait_until_caught_up, write_kafka_config, writer_change,
+    AvroDecoder, TestBroker, committed_view, create_state_topics, create_writer_tables, topic, wait_until_caught_up,
+    write_kafka_config, writer_change,
 };
 use support::writer::{self, Change, Load, Random, write_with_load};
 use support::{Server, TestDatabase, Wellhead, free_port};
@@ -107,7 +107,7 @@ async fn kill_nine_at_random_moments_leaves_every_change_in_kafka_exactly_once()
     let broker = TestBroker::start_in_memory(&db.dir.join("broker"));
     let brokers = broker.brokers();
     let tables = create_writer_tables(&db).await;
-    create_checkpoint_topic(&db, &brokers).await;
+    create_state_topics(&db, &brokers).await;
     let http = format!("127.0.0.1:{}", free_port());
     let mut wellhead = Wellhead::start(&write_config(&db, &tables, &brokers, &http, SMALL_BATCHES));
     wellhead.wait_streaming().await;

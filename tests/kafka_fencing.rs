@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use support::kafka::{
-    AvroDecoder, brokers, committed_view, create_checkpoint_topic, create_writer_tables, topic, wait_until_caught_up,
+    AvroDecoder, brokers, committed_view, create_state_topics, create_writer_tables, topic, wait_until_caught_up,
     write_kafka_config, writer_change,
 };
 use support::writer::{self, Change, Load, write_with_load};
@@ -27,20 +27,12 @@ const BEFORE_SECOND: u64 = 2_000;
 const AFTER_SECOND: u64 = 4_000;
 const LOAD: Load = Load { bulk_every: 10, bulk_rows: 50, max_changes_per_second: Some(2_000) };
 
-fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
-    std::fs::create_dir_all(to).expect("create dir");
-    for entry in std::fs::read_dir(from).expect("read dir") {
-        let entry = entry.expect("entry");
-        std::fs::copy(entry.path(), to.join(entry.file_name())).expect("copy");
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_instance_fences_the_first_and_nothing_repeats() {
     let db = TestDatabase::create(Server::Pg15, "kafka_fence").await;
     let tables = create_writer_tables(&db).await;
     let brokers = brokers();
-    create_checkpoint_topic(&db, &brokers).await;
+    create_state_topics(&db, &brokers).await;
     let first_http = format!("127.0.0.1:{}", free_port());
     let config = write_kafka_config(&db, &tables, &brokers, &first_http, "", "");
     let mut first = Wellhead::start(&config);
@@ -49,14 +41,15 @@ async fn a_second_instance_fences_the_first_and_nothing_repeats() {
     let written = Arc::new(AtomicU64::new(0));
     let writer = tokio::spawn(write_with_load(db.url(), 7, stop.clone(), LOAD, written.clone()));
     wait_for(Duration::from_secs(60), "the first changes", || written.load(Ordering::SeqCst) >= BEFORE_SECOND).await;
-    // Every table shape is registered by now; the second instance serves the same ids from a copy.
+    // Every table shape is registered by now; the second instance, with nothing on its disk,
+    // serves the same ids from the registry's Kafka topic.
     wait_for(Duration::from_secs(30), "records in all three topics", || {
         writer::TABLES.iter().all(|table| !committed_view(&brokers, &topic(&db, &format!("public.{table}"))).is_empty())
     })
     .await;
 
     let second_dir = db.dir.join("second");
-    copy_dir(&db.dir.join("registry"), &second_dir.join("registry"));
+    std::fs::create_dir_all(&second_dir).expect("second instance's dir");
     let second_http = format!("127.0.0.1:{}", free_port());
     let second_config = std::fs::read_to_string(&config)
         .expect("config")

@@ -19,8 +19,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use support::kafka::{
-    AvroDecoder, TestBroker, committed_view, create_checkpoint_topic, create_writer_tables, topic,
-    wait_until_caught_up, write_kafka_config, writer_change,
+    AvroDecoder, TestBroker, committed_view, create_state_topics, create_writer_tables, topic, wait_until_caught_up,
+    write_kafka_config, writer_change,
 };
 use support::writer::{self, Change, Load, write_with_load};
 use support::{Server, TestDatabase, Wellhead, free_port, wait_for};
@@ -34,7 +34,7 @@ async fn a_broker_away_for_30_seconds_loses_and_repeats_nothing() {
     let tables = create_writer_tables(&db).await;
     let mut broker = TestBroker::start(&db.dir.join("broker"));
     let brokers = broker.brokers();
-    create_checkpoint_topic(&db, &brokers).await;
+    create_state_topics(&db, &brokers).await;
     let http = format!("127.0.0.1:{}", free_port());
     let config = write_kafka_config(&db, &tables, &brokers, &http, "", "");
     let mut wellhead = Wellhead::start(&config);

@@ -10,10 +10,10 @@ use std::time::Duration;
 use rdkafka::ClientConfig;
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
 use support::kafka::{
-    AvroDecoder, brokers, checkpoint_topic, committed_view, create_checkpoint_topic, topic, write_kafka_config,
+    AvroDecoder, brokers, checkpoint_topic, committed_view, create_state_topics, topic, write_kafka_config,
 };
 use support::{Server, TestDatabase, Wellhead, free_port, wait_for};
-use wellhead::sink::kafka::committed_log::CommittedLogReader;
+use wellhead::kafka::committed_log::CommittedLogReader;
 
 fn producer(transactional_id: Option<&str>) -> ThreadedProducer<DefaultProducerContext> {
     let mut config = ClientConfig::new();
@@ -101,7 +101,7 @@ async fn keys_values_tombstones_and_moved_keys_arrive_once_across_restarts() {
         .batch_execute("CREATE TABLE orders (id int PRIMARY KEY, note text); CREATE TABLE notes (body text);")
         .await
         .expect("schema");
-    create_checkpoint_topic(&db, &brokers()).await;
+    create_state_topics(&db, &brokers()).await;
     let http = format!("127.0.0.1:{}", free_port());
     let config = write_kafka_config(&db, &["public.orders", "public.notes"], &brokers(), &http, "", "");
     let mut wellhead = Wellhead::start(&config);
@@ -191,7 +191,7 @@ async fn at_least_once_mode_says_so_and_resumes_from_its_checkpoint() {
     let db = TestDatabase::create(Server::Pg15, "kafka_alo").await;
     db.client.batch_execute("CREATE TABLE orders (id int PRIMARY KEY, note text)").await.expect("schema");
     let brokers = brokers();
-    create_checkpoint_topic(&db, &brokers).await;
+    create_state_topics(&db, &brokers).await;
     let http = format!("127.0.0.1:{}", free_port());
     let config = write_kafka_config(&db, &["public.orders"], &brokers, &http, "delivery = \"at_least_once\"", "");
     let mut wellhead = Wellhead::start(&config);

@@ -29,7 +29,7 @@ use std::time::Duration;
 
 use rows::{COLUMNS, ORACLE_SETTINGS, truncated};
 use serde_json::Value;
-use support::kafka::{brokers, create_checkpoint_topic, topic, write_kafka_config};
+use support::kafka::{brokers, create_state_topics, topic, write_kafka_config};
 use support::{Server, TestDatabase, Wellhead, free_port};
 use typed::{beyond_python, cell_mismatch};
 
@@ -40,7 +40,7 @@ async fn confluent_consumer_reads_every_value_typed(server: Server) {
     let db = TestDatabase::create(server, "kafka_values").await;
     let rows = rows::create(&db.client, &["matrix"]).await;
     let brokers = brokers();
-    create_checkpoint_topic(&db, &brokers).await;
+    create_state_topics(&db, &brokers).await;
     let http = format!("127.0.0.1:{}", free_port());
     let config = write_kafka_config(&db, &["public.matrix"], &brokers, &http, LARGE_RECORDS, "");
     let mut wellhead = Wellhead::start(&config);

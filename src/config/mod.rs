@@ -17,6 +17,7 @@ use serde::Deserialize;
 use wellhead_schema::compatibility::CompatibilityLevel;
 
 use crate::registry::OnIncompatible;
+use crate::registry::embedded::RegistryStorage;
 use crate::secret::{Secret, SecretUrl};
 
 pub mod kafka;
@@ -54,15 +55,29 @@ pub struct ControlConfig {
     pub http: Option<String>,
     /// SQL over the PostgreSQL wire protocol.
     pub sql: Option<String>,
-    /// Where the embedded schema registry keeps its event log.
+    /// Where the embedded schema registry keeps its event log when no pipeline
+    /// that uses it streams to Kafka.
     #[serde(default = "default_registry_dir")]
     pub registry_dir: PathBuf,
+    /// The compacted topic that keeps the embedded registry's log instead when its
+    /// pipelines stream to Kafka (on their cluster), so a moved instance serves the same ids.
+    #[serde(default = "default_registry_topic")]
+    pub registry_topic: String,
 }
 
 impl Default for ControlConfig {
     fn default() -> Self {
-        ControlConfig { http: None, sql: None, registry_dir: default_registry_dir() }
+        ControlConfig {
+            http: None,
+            sql: None,
+            registry_dir: default_registry_dir(),
+            registry_topic: default_registry_topic(),
+        }
     }
+}
+
+fn default_registry_topic() -> String {
+    crate::registry::kafka_log::DEFAULT_REGISTRY_TOPIC.to_owned()
 }
 
 fn default_registry_dir() -> PathBuf {
@@ -364,6 +379,7 @@ impl Config {
         if self.pipelines.is_empty() {
             return Err(invalid("pipelines".into(), "at least one [[pipelines]] entry is required"));
         }
+        self.embedded_registry_storage()?;
         let mut names = std::collections::BTreeSet::new();
         for (index, pipeline) in self.pipelines.iter().enumerate() {
             let at = |key: &str| format!("pipelines[{index}] ({}).{key}", pipeline.name);
@@ -468,6 +484,48 @@ impl Config {
     }
 }
 
+impl Config {
+    /// Where the embedded registry keeps its log: the Kafka cluster its pipelines
+    /// stream to exactly once (the log is written in transactions, which
+    /// `at_least_once` brokers may lack), or, when none does, `control.registry_dir`.
+    /// Its ids are global, so they live in one place: pipelines that share it and
+    /// stream to different clusters are refused.
+    pub fn embedded_registry_storage(&self) -> Result<RegistryStorage, ConfigError> {
+        let dir = self.control.registry_dir.clone();
+        let mut streaming_to_kafka = self.pipelines.iter().filter_map(|pipeline| match &pipeline.sink {
+            SinkConfig::Kafka(kafka)
+                if pipeline.registry.url == EMBEDDED_REGISTRY && kafka.delivery == KafkaDelivery::ExactlyOnce =>
+            {
+                Some((&pipeline.name, kafka))
+            }
+            _ => None,
+        });
+        let Some((first_name, first)) = streaming_to_kafka.next() else {
+            return Ok(RegistryStorage::File { dir });
+        };
+        if let Some((other_name, other)) = streaming_to_kafka.find(|(_, kafka)| kafka.brokers != first.brokers) {
+            return Err(ConfigError::Invalid {
+                field: "control.registry_topic".into(),
+                rule: format!(
+                    "pipelines {first_name} (brokers {}) and {other_name} (brokers {}) share the embedded schema registry but stream to different Kafka clusters; its ids must live on one: give them the same brokers, or point one at an external registry with registry.url",
+                    first.brokers, other.brokers
+                ),
+            });
+        }
+        let topic = &self.control.registry_topic;
+        if topic.is_empty()
+            || topic.len() > 249
+            || !topic.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+        {
+            return Err(ConfigError::Invalid {
+                field: "control.registry_topic".into(),
+                rule: "must be a Kafka topic name: 1-249 letters, digits, '.', '_' or '-'".into(),
+            });
+        }
+        Ok(RegistryStorage::Kafka { dir, sink: Box::new(first.clone()), topic: topic.clone() })
+    }
+}
+
 impl PostgresSourceConfig {
     /// The password from, in order: `password`, `password_file`, the URL.
     pub fn resolve_password(&self) -> Result<Option<Secret>, ConfigError> {
@@ -494,5 +552,49 @@ impl fmt::Display for SnapshotMode {
             SnapshotMode::InitialOnly => "initial_only",
             SnapshotMode::WhenNeeded => "when_needed",
         })
+    }
+}
+
+#[cfg(test)]
+mod registry_storage_tests {
+    use super::*;
+
+    fn config(sinks: &[&str]) -> Config {
+        let mut text = String::from("[control]\nregistry_dir = \"/tmp/r\"\n");
+        for (index, sink) in sinks.iter().enumerate() {
+            text.push_str(&format!(
+                "[[pipelines]]\nname = \"p{index}\"\n[pipelines.source]\ntype = \"postgres\"\nurl = \"postgres://h/d\"\n\
+                 tables = [\"public.t\"]\nslot = \"s{index}\"\npublication = \"s{index}\"\n[pipelines.sink]\n{sink}\n"
+            ));
+        }
+        toml::from_str(&text).expect("config")
+    }
+
+    #[test]
+    fn the_registry_lives_in_kafka_when_its_pipelines_stream_there_exactly_once() {
+        let files = config(&["type = \"files\"\ndir = \"/tmp/lake\""]);
+        assert!(matches!(files.embedded_registry_storage(), Ok(RegistryStorage::File { .. })));
+        let kafka = config(&["type = \"files\"\ndir = \"/tmp/lake\"", "type = \"kafka\"\nbrokers = \"k:9092\""]);
+        match kafka.embedded_registry_storage() {
+            Ok(RegistryStorage::Kafka { sink, topic, .. }) => {
+                assert_eq!((sink.brokers.as_str(), topic.as_str()), ("k:9092", "_wellhead_schemas"));
+            }
+            other => panic!("expected Kafka storage, got {other:?}"),
+        }
+        let at_least_once = config(&["type = \"kafka\"\nbrokers = \"k:9092\"\ndelivery = \"at_least_once\""]);
+        assert!(matches!(at_least_once.embedded_registry_storage(), Ok(RegistryStorage::File { .. })));
+    }
+
+    #[test]
+    fn pipelines_sharing_the_registry_on_two_clusters_are_refused() {
+        let two = config(&["type = \"kafka\"\nbrokers = \"a:9092\"", "type = \"kafka\"\nbrokers = \"b:9092\""]);
+        let error = two.validate().expect_err("two clusters").to_string();
+        assert!(error.contains("p0") && error.contains("p1") && error.contains("registry.url"), "{error}");
+        let mut external = two.clone();
+        external.pipelines[1].registry.url = "http://registry:8081".into();
+        assert!(matches!(external.embedded_registry_storage(), Ok(RegistryStorage::Kafka { .. })));
+        let mut bad_topic = config(&["type = \"kafka\"\nbrokers = \"a:9092\""]);
+        bad_topic.control.registry_topic = "no spaces".into();
+        assert!(bad_topic.validate().expect_err("topic").to_string().contains("control.registry_topic"));
     }
 }

@@ -27,15 +27,26 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
 use axum::routing::{get, post};
 use wellhead_schema::registry::{
-    CompatibilityReport, ConfigRequest, ConfigUpdate, ConfigView, SchemaId, SchemaType, VersionSelector,
+    Change, CompatibilityReport, ConfigRequest, ConfigUpdate, ConfigView, RegistryError, RegistryStore, SchemaId,
+    SchemaType, VersionSelector,
 };
 
 use self::wire::{
     Answer, ApiError, IdBody, Params, SchemaBody, SchemaRequest, VersionBody, ok, parse_body, raw_text, schema_id,
 };
 use super::http::ControlState;
+use crate::registry::embedded::EmbeddedRegistryError;
 
 mod wire;
+
+/// Runs a mutation off the async workers' turn: it may wait on disk or on a Kafka
+/// transaction (the registry kept in a topic).
+fn mutate<T>(
+    state: &ControlState,
+    plan: impl Fn(&RegistryStore) -> Result<Change<T>, RegistryError>,
+) -> Result<T, EmbeddedRegistryError> {
+    tokio::task::block_in_place(|| state.registry.mutate(plan))
+}
 
 /// The registry's routes, to be merged into the control router.
 pub(super) fn router() -> Router<ControlState> {
@@ -197,7 +208,7 @@ async fn register(
     let subject = path?.0;
     let request: SchemaRequest = parse_body(&headers, &body)?;
     let schema = request.schema()?;
-    let registration = state.registry.mutate(|store| store.register(&subject, schema))?;
+    let registration = mutate(&state, |store| store.register(&subject, schema))?;
     if registration.created {
         tracing::info!(%subject, id = registration.id, version = registration.version, "Registered a schema.");
     }
@@ -227,7 +238,7 @@ async fn delete_subject(
 ) -> Answer {
     let (subject, params) = (path?.0, Params::parse(query));
     let permanent = params.flag("permanent");
-    ok(&state.registry.mutate(|store| store.delete_subject(&subject, permanent))?)
+    ok(&mutate(&state, |store| store.delete_subject(&subject, permanent))?)
 }
 
 /// `DELETE /subjects/{subject}/versions/{version}[?permanent=true]`: the deleted version.
@@ -239,7 +250,7 @@ async fn delete_version(
     let (Path((subject, version)), params) = (path?, Params::parse(query));
     let selector = version.parse::<VersionSelector>()?;
     let permanent = params.flag("permanent");
-    ok(&state.registry.mutate(|store| store.delete_version(&subject, selector, permanent))?)
+    ok(&mutate(&state, |store| store.delete_version(&subject, selector, permanent))?)
 }
 
 /// `POST /compatibility/subjects/{subject}/versions[?verbose=true]`: as a registration would be checked.
@@ -290,13 +301,13 @@ async fn global_config(State(state): State<ControlState>) -> Answer {
 /// `PUT /config`: `{"compatibility": ...}`; 42203 for an unknown level.
 async fn set_global_config(State(state): State<ControlState>, headers: HeaderMap, body: Bytes) -> Answer {
     let level = parse_body::<ConfigRequest>(&headers, &body)?.level()?;
-    let compatibility = state.registry.mutate(|store| Ok(store.set_level(None, level)))?;
+    let compatibility = mutate(&state, |store| Ok(store.set_level(None, level)))?;
     ok(&ConfigUpdate { compatibility })
 }
 
 /// `DELETE /config`: back to BACKWARD; answers the level that was set.
 async fn delete_global_config(State(state): State<ControlState>) -> Answer {
-    let compatibility = state.registry.mutate(|store| store.delete_level(None))?;
+    let compatibility = mutate(&state, |store| store.delete_level(None))?;
     ok(&ConfigUpdate { compatibility })
 }
 
@@ -321,13 +332,13 @@ async fn set_subject_config(
 ) -> Answer {
     let subject = path?.0;
     let level = parse_body::<ConfigRequest>(&headers, &body)?.level()?;
-    let compatibility = state.registry.mutate(|store| Ok(store.set_level(Some(&subject), level)))?;
+    let compatibility = mutate(&state, |store| Ok(store.set_level(Some(&subject), level)))?;
     ok(&ConfigUpdate { compatibility })
 }
 
 /// `DELETE /config/{subject}`: back to the global level; answers the level that was set.
 async fn delete_subject_config(State(state): State<ControlState>, path: Result<Path<String>, PathRejection>) -> Answer {
     let subject = path?.0;
-    let compatibility = state.registry.mutate(|store| store.delete_level(Some(&subject)))?;
+    let compatibility = mutate(&state, |store| store.delete_level(Some(&subject)))?;
     ok(&ConfigUpdate { compatibility })
 }

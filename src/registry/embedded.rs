@@ -1,8 +1,11 @@
 //! The embedded registry: `wellhead_schema`'s store, made durable by an
-//! append-only event log (`<dir>/registry.events.jsonl`, one event per line,
-//! fsynced before the store changes), shared by every pipeline and the HTTP API.
+//! append-only event log, shared by every pipeline and the HTTP API. The log is
+//! a file (`<dir>/registry.events.jsonl`, one event per line, fsynced before the
+//! store changes) or, when the pipelines stream to Kafka, a compacted topic on
+//! their cluster (see [`super::kafka_log`]), so that an instance restarted
+//! elsewhere serves the same ids.
 //!
-//! Invariant: an event is on disk before it is applied, so the log replayed at
+//! Invariant: an event is durable before it is applied, so the log replayed at
 //! start gives exactly the ids and versions clients were told.
 
 use std::fs::{File, OpenOptions};
@@ -13,10 +16,23 @@ use std::sync::Mutex;
 use wellhead_schema::compatibility::CompatibilityLevel;
 use wellhead_schema::registry::{ApplyError, Change, Registration, RegistryError, RegistryEvent, RegistryStore};
 
+use super::kafka_log::{KafkaRegistryLog, KafkaRegistryLogError};
+use crate::config::KafkaSinkConfig;
+
 /// The event log's file name inside the registry directory.
 pub const LOG_FILE: &str = "registry.events.jsonl";
 
-/// The embedded registry failed (a client error is `Registry`; the rest are local I/O).
+/// Where the embedded registry keeps its log.
+#[derive(Debug, Clone)]
+pub enum RegistryStorage {
+    /// The file `LOG_FILE` in this directory.
+    File { dir: PathBuf },
+    /// A compacted topic on the cluster of this Kafka sink; `dir` holds a file log
+    /// from before, copied into an empty topic once.
+    Kafka { dir: PathBuf, sink: Box<KafkaSinkConfig>, topic: String },
+}
+
+/// The embedded registry failed (a client error is `Registry`; the rest are storage).
 #[derive(Debug, thiserror::Error)]
 pub enum EmbeddedRegistryError {
     #[error(transparent)]
@@ -27,44 +43,70 @@ pub enum EmbeddedRegistryError {
     Corrupt { path: PathBuf, line: usize, reason: String },
     #[error("registry log {path}: {source}")]
     Replay { path: PathBuf, source: ApplyError },
+    #[error(transparent)]
+    Kafka(#[from] KafkaRegistryLogError),
+}
+
+/// The log the store's events go to.
+#[derive(Debug)]
+enum RegistryLog {
+    File { path: PathBuf, file: File },
+    Kafka(Box<KafkaRegistryLog>),
 }
 
 #[derive(Debug)]
 struct Inner {
     store: RegistryStore,
-    log: File,
+    log: RegistryLog,
 }
 
 /// The store plus its log, behind one lock (registrations are rare: once per table shape).
 #[derive(Debug)]
 pub struct EmbeddedRegistry {
-    path: PathBuf,
     inner: Mutex<Inner>,
 }
 
 impl EmbeddedRegistry {
     /// Opens (creating) the registry in `dir` and replays its log.
     pub fn open(dir: &Path) -> Result<EmbeddedRegistry, EmbeddedRegistryError> {
-        let path = dir.join(LOG_FILE);
-        let io = |source| EmbeddedRegistryError::Io { path: path.clone(), source };
-        std::fs::create_dir_all(dir).map_err(io)?;
-        let log = OpenOptions::new().create(true).read(true).append(true).open(&path).map_err(io)?;
-        let mut events = Vec::new();
-        for (index, line) in BufReader::new(&log).lines().enumerate() {
-            let line = line.map_err(io)?;
-            if line.trim().is_empty() {
-                continue;
-            }
-            let event: RegistryEvent = serde_json::from_str(&line).map_err(|error| EmbeddedRegistryError::Corrupt {
-                path: path.clone(),
-                line: index + 1,
-                reason: error.to_string(),
-            })?;
-            events.push(event);
-        }
+        let (path, file, events) = open_file_log(dir)?;
         let store = RegistryStore::from_events(&events)
             .map_err(|source| EmbeddedRegistryError::Replay { path: path.clone(), source })?;
-        Ok(EmbeddedRegistry { path, inner: Mutex::new(Inner { store, log }) })
+        Ok(EmbeddedRegistry { inner: Mutex::new(Inner { store, log: RegistryLog::File { path, file } }) })
+    }
+
+    /// Opens the registry where `storage` says. Kafka storage blocks on the
+    /// network: call it outside async code (e.g. in `spawn_blocking`).
+    pub fn open_storage(storage: &RegistryStorage) -> Result<EmbeddedRegistry, EmbeddedRegistryError> {
+        match storage {
+            RegistryStorage::File { dir } => Self::open(dir),
+            RegistryStorage::Kafka { dir, sink, topic } => {
+                let (log, store) = KafkaRegistryLog::open(sink, topic)?;
+                let registry =
+                    EmbeddedRegistry { inner: Mutex::new(Inner { store, log: RegistryLog::Kafka(Box::new(log)) }) };
+                registry.copy_file_log_into_empty_topic(dir, topic)?;
+                Ok(registry)
+            }
+        }
+    }
+
+    /// An instance that kept its registry in a file before streaming to Kafka
+    /// brings those ids along, so the records already written keep resolving.
+    fn copy_file_log_into_empty_topic(&self, dir: &Path, topic: &str) -> Result<(), EmbeddedRegistryError> {
+        let path = dir.join(LOG_FILE);
+        if !path.exists() || !self.read(RegistryStore::is_empty) {
+            return Ok(());
+        }
+        let (_, _, events) = open_file_log(dir)?;
+        if events.is_empty() {
+            return Ok(());
+        }
+        // Nothing is copied when another instance filled the topic in the meantime.
+        self.mutate(|store| {
+            Ok(Change { outcome: (), events: if store.is_empty() { events.clone() } else { Vec::new() } })
+        })?;
+        tracing::info!(%topic, file = %path.display(), events = events.len(), "Copied the registry's file log into its Kafka topic; the topic is its log from now on.");
+        Ok(())
     }
 
     /// Runs a read-only query on the store.
@@ -73,29 +115,25 @@ impl EmbeddedRegistry {
         query(&inner.store)
     }
 
-    /// Plans a change on the store, persists its events, then applies them.
+    /// Plans a change on the store, persists its events, then applies them. The
+    /// plan may run twice: again on a store that caught up with its Kafka topic.
     pub fn mutate<T>(
         &self,
-        plan: impl FnOnce(&RegistryStore) -> Result<Change<T>, RegistryError>,
+        plan: impl Fn(&RegistryStore) -> Result<Change<T>, RegistryError>,
     ) -> Result<T, EmbeddedRegistryError> {
         let mut inner = self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let change = plan(&inner.store)?;
-        if !change.events.is_empty() {
-            let mut text = String::new();
-            for event in &change.events {
-                let line = serde_json::to_string(event).map_err(|error| EmbeddedRegistryError::Corrupt {
-                    path: self.path.clone(),
-                    line: 0,
-                    reason: error.to_string(),
-                })?;
-                text.push_str(&line);
-                text.push('\n');
-            }
-            let io = |source| EmbeddedRegistryError::Io { path: self.path.clone(), source };
-            inner.log.write_all(text.as_bytes()).map_err(io)?;
-            inner.log.sync_data().map_err(io)?;
+        let Inner { store, log } = &mut *inner;
+        let change = plan(store)?;
+        if change.events.is_empty() {
+            return Ok(change.outcome);
         }
-        inner.store.commit(change).map_err(|source| EmbeddedRegistryError::Replay { path: self.path.clone(), source })
+        match log {
+            RegistryLog::File { path, file } => {
+                append_to_file(path, file, &change.events)?;
+                store.commit(change).map_err(|source| EmbeddedRegistryError::Replay { path: path.clone(), source })
+            }
+            RegistryLog::Kafka(kafka) => kafka.write(store, &plan),
+        }
     }
 
     /// Registers `schema` under `subject`, checked against the subject's level.
@@ -118,9 +156,13 @@ impl EmbeddedRegistry {
 
     /// Sets a subject's own level when it has none yet.
     pub fn set_level_if_unset(&self, subject: &str, level: CompatibilityLevel) -> Result<(), EmbeddedRegistryError> {
-        if self.read(|store| store.subject_level(subject, false).is_err()) {
-            self.mutate(|store| Ok(store.set_level(Some(subject), level)))?;
-        }
+        self.mutate(|store| {
+            Ok(if store.subject_level(subject, false).is_err() {
+                store.set_level(Some(subject), level)
+            } else {
+                Change { outcome: level, events: Vec::new() }
+            })
+        })?;
         Ok(())
     }
 
@@ -128,4 +170,43 @@ impl EmbeddedRegistry {
     pub fn effective_level(&self, subject: &str) -> CompatibilityLevel {
         self.read(|store| store.effective_level(subject))
     }
+}
+
+/// Opens (creating) the file log in `dir` and reads its events.
+fn open_file_log(dir: &Path) -> Result<(PathBuf, File, Vec<RegistryEvent>), EmbeddedRegistryError> {
+    let path = dir.join(LOG_FILE);
+    let io = |source| EmbeddedRegistryError::Io { path: path.clone(), source };
+    std::fs::create_dir_all(dir).map_err(io)?;
+    let file = OpenOptions::new().create(true).read(true).append(true).open(&path).map_err(io)?;
+    let mut events = Vec::new();
+    for (index, line) in BufReader::new(&file).lines().enumerate() {
+        let line = line.map_err(io)?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let event: RegistryEvent = serde_json::from_str(&line).map_err(|error| EmbeddedRegistryError::Corrupt {
+            path: path.clone(),
+            line: index + 1,
+            reason: error.to_string(),
+        })?;
+        events.push(event);
+    }
+    Ok((path, file, events))
+}
+
+/// Appends `events` to the file log, one JSON line each, and syncs.
+fn append_to_file(path: &Path, file: &mut File, events: &[RegistryEvent]) -> Result<(), EmbeddedRegistryError> {
+    let mut text = String::new();
+    for event in events {
+        let line = serde_json::to_string(event).map_err(|error| EmbeddedRegistryError::Corrupt {
+            path: path.to_owned(),
+            line: 0,
+            reason: error.to_string(),
+        })?;
+        text.push_str(&line);
+        text.push('\n');
+    }
+    let io = |source| EmbeddedRegistryError::Io { path: path.to_owned(), source };
+    file.write_all(text.as_bytes()).map_err(io)?;
+    file.sync_data().map_err(io)
 }

@@ -10,6 +10,7 @@
 
 pub mod client;
 pub mod embedded;
+pub mod kafka_log;
 
 use std::sync::Arc;
 
@@ -41,6 +42,19 @@ pub enum RegisterError {
     Embedded(#[from] EmbeddedRegistryError),
     #[error(transparent)]
     Client(#[from] ClientError),
+}
+
+impl RegisterError {
+    /// True when the registry could not be reached (its Kafka topic, an external
+    /// registry's address, or a 5xx): the pipeline retries from its checkpoint.
+    pub fn is_retriable(&self) -> bool {
+        match self {
+            RegisterError::Embedded(EmbeddedRegistryError::Kafka(error)) => error.is_retriable(),
+            RegisterError::Client(ClientError::Unreachable { .. }) => true,
+            RegisterError::Client(ClientError::Answer { status, .. }) => *status >= 500,
+            _ => false,
+        }
+    }
 }
 
 /// The registry a pipeline registers its schemas with.

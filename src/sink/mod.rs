@@ -77,7 +77,11 @@ pub enum SinkError {
 impl SinkError {
     /// True when starting the pipeline again from its last checkpoint may succeed.
     pub fn is_retriable(&self) -> bool {
-        matches!(self, SinkError::KafkaRetriable { .. })
+        match self {
+            SinkError::KafkaRetriable { .. } => true,
+            SinkError::Schema { source, .. } => source.is_retriable(),
+            _ => false,
+        }
     }
 }
 

@@ -10,14 +10,14 @@
 //!
 //! Why the raw log: the test broker (nisshi) hands aborted records to
 //! `read_committed` consumers, so a consumer cannot tell what was committed;
-//! `wellhead::sink::kafka::committed_log` works it out from the markers (its own
+//! `wellhead::kafka::committed_log` works it out from the markers (its own
 //! test, `committed_log_sees_only_committed_records`, checks that against
 //! transactions this test suite commits and aborts itself).
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use wellhead::sink::kafka::committed_log::CommittedLogReader;
+use wellhead::kafka::committed_log::CommittedLogReader;
 
 use super::TestDatabase;
 
@@ -31,6 +31,11 @@ pub fn checkpoint_topic(db: &TestDatabase) -> String {
     format!("_wellhead_checkpoints_{}", db.name)
 }
 
+/// The topic that keeps the embedded registry of `db`'s pipeline.
+pub fn registry_topic(db: &TestDatabase) -> String {
+    format!("_wellhead_schemas_{}", db.name)
+}
+
 /// The topic of `table` (`public.t1`).
 pub fn topic(db: &TestDatabase, table: &str) -> String {
     format!("{}.{table}", db.name)
@@ -41,17 +46,21 @@ pub fn topic(db: &TestDatabase, table: &str) -> String {
 /// transactions lose their markers), which would erase the history the tests check.
 pub const KEEP_HISTORY: &str = "topic_config = { \"cleanup.policy\" = \"delete\" }";
 
-/// Creates `db`'s checkpoint topic with `cleanup.policy=delete` before Wellhead would create
-/// it compacted: see [`KEEP_HISTORY`] for why nisshi's compaction must stay out of the tests.
-pub async fn create_checkpoint_topic(db: &TestDatabase, brokers: &str) {
+/// Creates `db`'s checkpoint and registry topics with `cleanup.policy=delete` before Wellhead
+/// would create them compacted: see [`KEEP_HISTORY`] for why nisshi's compaction must stay out
+/// of the tests (a registry event without its COMMIT marker would be lost).
+pub async fn create_state_topics(db: &TestDatabase, brokers: &str) {
     use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
     let admin: AdminClient<rdkafka::client::DefaultClientContext> =
         rdkafka::ClientConfig::new().set("bootstrap.servers", brokers).create().expect("admin client");
-    let topic = checkpoint_topic(db);
-    let new_topic = NewTopic::new(&topic, 1, TopicReplication::Fixed(1)).set("cleanup.policy", "delete");
-    let results = admin.create_topics([&new_topic], &AdminOptions::new()).await.expect("create topic");
+    let topics = [checkpoint_topic(db), registry_topic(db)];
+    let new_topics: Vec<NewTopic<'_>> = topics
+        .iter()
+        .map(|topic| NewTopic::new(topic, 1, TopicReplication::Fixed(1)).set("cleanup.policy", "delete"))
+        .collect();
+    let results = admin.create_topics(&new_topics, &AdminOptions::new()).await.expect("create topics");
     for result in results {
-        result.expect("checkpoint topic created");
+        result.expect("state topic created");
     }
 }
 
@@ -67,7 +76,7 @@ pub fn write_kafka_config(
 ) -> PathBuf {
     let tables = tables.iter().map(|t| format!("\"{t}\"")).collect::<Vec<_>>().join(", ");
     let config = format!(
-        "[control]\nhttp = \"{http}\"\nregistry_dir = \"{registry}\"\n\n\
+        "[control]\nhttp = \"{http}\"\nregistry_dir = \"{registry}\"\nregistry_topic = \"{registry_topic}\"\n\n\
          [[pipelines]]\nname = \"{name}\"\n\n[pipelines.source]\ntype = \"postgres\"\nurl = \"{url}\"\n\
          tables = [{tables}]\nslot = \"{name}\"\npublication = \"{name}\"\n\n[pipelines.snapshot]\nmode = \"never\"\n\n\
          [pipelines.sink]\ntype = \"kafka\"\nbrokers = \"{brokers}\"\ntopic_prefix = \"{name}\"\n\
@@ -76,6 +85,7 @@ pub fn write_kafka_config(
         url = db.url(),
         registry = db.dir.join("registry").display(),
         checkpoints = checkpoint_topic(db),
+        registry_topic = registry_topic(db),
     );
     let path = db.dir.join("wellhead.toml");
     std::fs::write(&path, config).expect("write config");

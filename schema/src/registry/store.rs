@@ -81,6 +81,14 @@ impl RegistryStore {
         Self::default()
     }
 
+    /// True when no event was ever applied that left a trace: no schema, subject or level.
+    pub fn is_empty(&self) -> bool {
+        self.schemas.is_empty()
+            && self.subjects.is_empty()
+            && self.global_level.is_none()
+            && self.subject_levels.is_empty()
+    }
+
     /// Rebuilds a store from its log, in order.
     pub fn from_events<E: Borrow<RegistryEvent>>(events: impl IntoIterator<Item = E>) -> Result<Self, ApplyError> {
         let mut store = Self::new();

@@ -22,9 +22,7 @@
 //! is written after every record before it was acknowledged; a crash between
 //! the two repeats those records.
 
-pub mod committed_log;
 mod producer;
-mod topics;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -36,13 +34,14 @@ use wellhead_decoders::change::{ChangeEvent, ColumnValue, Operation, Row, TableN
 use wellhead_schema::avro::{SourceFields, SourceKind};
 use wellhead_schema::wire::write_header;
 
-use self::committed_log::CommittedLogReader;
-use self::producer::{FailureKind, SinkProducer};
-use self::topics::{TopicCreator, TopicKind};
+use self::producer::SinkProducer;
 use super::SinkError;
 use super::avro_table::TableOutput;
 use crate::checkpoint::{self, Checkpoint};
 use crate::config::{KafkaDelivery, KafkaSinkConfig, RegistryConfig};
+use crate::kafka::client::{self, FailureKind};
+use crate::kafka::committed_log::{CommittedLogError, CommittedLogReader};
+use crate::kafka::topics::{self, TopicCreator, TopicKind};
 use crate::pipeline::batch::Batch;
 use crate::registry::SchemaRegistry;
 use crate::telemetry::Metrics;
@@ -58,6 +57,8 @@ const CHECKPOINT_TAIL: i64 = 10_000;
 /// Offsets of the checkpoint topic read after a commit: its record and marker, and room
 /// for other pipelines sharing the topic.
 const VERIFY_TAIL: i64 = 256;
+/// How long a committed transaction's markers may take to reach the checkpoint topic.
+const MARKER_WAIT: Duration = Duration::from_secs(10);
 
 /// Settings of a Kafka sink.
 #[derive(Debug, Clone)]
@@ -258,22 +259,30 @@ impl KafkaSink {
     /// would otherwise make this instance acknowledge changes that are not in Kafka.
     fn verify_committed(&mut self, record: &[u8]) -> Result<(), SinkError> {
         let topic = &self.settings.config.checkpoint_topic;
-        let log = self.checkpoint_log.read_partition_tail(topic, 0, Some(VERIFY_TAIL)).map_err(|error| {
-            SinkError::KafkaRetriable {
-                what: format!("reading the checkpoint back from {topic}"),
-                reason: error.to_string(),
+        // Kafka's coordinator writes the COMMIT markers after it answered the commit:
+        // while records wait for theirs, the checkpoint may still be on its way.
+        let deadline = std::time::Instant::now() + MARKER_WAIT;
+        loop {
+            let log = self.checkpoint_log.read_partition_tail(topic, 0, Some(VERIFY_TAIL)).map_err(|error| {
+                SinkError::KafkaRetriable {
+                    what: format!("reading the checkpoint back from {topic}"),
+                    reason: error.to_string(),
+                }
+            })?;
+            let latest = log.latest_with_key(self.settings.pipeline.as_bytes());
+            if latest.and_then(|found| found.value.as_deref()) == Some(record) {
+                return Ok(());
             }
-        })?;
-        let latest = log.latest_with_key(self.settings.pipeline.as_bytes());
-        if latest.and_then(|found| found.value.as_deref()) == Some(record) {
-            return Ok(());
+            if log.pending == 0 || std::time::Instant::now() >= deadline {
+                return Err(SinkError::KafkaFenced {
+                    pipeline: self.settings.pipeline.clone(),
+                    reason: format!(
+                        "the broker reported the commit, but topic {topic} does not hold its checkpoint as committed"
+                    ),
+                });
+            }
+            std::thread::sleep(Duration::from_millis(10));
         }
-        Err(SinkError::KafkaFenced {
-            pipeline: self.settings.pipeline.clone(),
-            reason: format!(
-                "the broker reported the commit, but topic {topic} does not hold its checkpoint as committed"
-            ),
-        })
     }
 
     /// Aborts what is open, best effort: if this fails too, the next
@@ -293,7 +302,7 @@ impl KafkaSink {
             match self.producer.flush(COMMIT_TIMEOUT) {
                 Ok(()) => break,
                 Err(error)
-                    if producer::classify(&error) == FailureKind::Retriable && self.producer.in_flight_count() > 0 =>
+                    if client::classify(&error) == FailureKind::Retriable && self.producer.in_flight_count() > 0 =>
                 {
                     tracing::warn!(pipeline = %self.settings.pipeline, %error, in_flight = self.producer.in_flight_count(), "Kafka has not acknowledged every record yet; waiting.");
                 }
@@ -417,7 +426,7 @@ fn read_checkpoint(
     pipeline: &str,
 ) -> Result<Option<Checkpoint>, SinkError> {
     let topic = &config.checkpoint_topic;
-    let unreachable = |error: committed_log::CommittedLogError| SinkError::KafkaRetriable {
+    let unreachable = |error: CommittedLogError| SinkError::KafkaRetriable {
         what: format!("reading the checkpoint from topic {topic}"),
         reason: error.to_string(),
     };
@@ -445,13 +454,13 @@ fn read_checkpoint(
 /// A Kafka call failed: retry from the checkpoint, stop as fenced, or stop for good.
 /// A producer in a fatal state says why itself (fencing arrives this way).
 fn kafka_error(producer: &SinkProducer, what: &str, error: &KafkaError, pipeline: &str) -> SinkError {
-    if let Some((kind, reason)) = producer::fatal_error(producer) {
+    if let Some((kind, reason)) = client::fatal_error(producer.client()) {
         return match kind {
             FailureKind::Fenced => SinkError::KafkaFenced { pipeline: pipeline.to_owned(), reason },
             _ => SinkError::KafkaFatal { what: what.to_owned(), reason },
         };
     }
-    match producer::classify(error) {
+    match client::classify(error) {
         FailureKind::Retriable => SinkError::KafkaRetriable { what: what.to_owned(), reason: error.to_string() },
         FailureKind::Fenced => SinkError::KafkaFenced { pipeline: pipeline.to_owned(), reason: error.to_string() },
         FailureKind::Fatal => SinkError::KafkaFatal { what: what.to_owned(), reason: error.to_string() },

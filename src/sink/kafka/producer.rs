@@ -1,7 +1,6 @@
 //! The librdkafka producer as the Kafka sink uses it: Wellhead's defaults under
 //! the user's properties, delivery failures remembered for the commit to
-//! report, librdkafka's log routed to `tracing`, and Kafka errors sorted into
-//! "retry from the checkpoint" and "stop".
+//! report, librdkafka's log routed to `tracing`.
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -9,9 +8,10 @@ use std::time::Duration;
 use rdkafka::ClientContext;
 use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
+use rdkafka::producer::{BaseRecord, DeliveryResult, ProducerContext, ThreadedProducer};
 
 use crate::config::{KafkaDelivery, KafkaSinkConfig};
+use crate::kafka::client::log_to_tracing;
 
 /// Producer properties Wellhead sets unless the config does: throughput with a
 /// bounded queue (flat memory), Java-compatible key partitioning, and timeouts
@@ -29,17 +29,6 @@ const DEFAULT_PROPERTIES: &[(&str, &str)] = &[
     ("socket.keepalive.enable", "true"),
     ("reconnect.backoff.max.ms", "5000"),
 ];
-
-/// What a failed Kafka call means for the pipeline.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum FailureKind {
-    /// Nothing unrecoverable: start again from the last committed checkpoint.
-    Retriable,
-    /// Another instance took over this pipeline's transactional.id.
-    Fenced,
-    /// A problem a retry cannot fix (authorization, a record too large, configuration).
-    Fatal,
-}
 
 /// The first record that failed to arrive since the last commit.
 #[derive(Debug, Clone)]
@@ -63,16 +52,7 @@ impl SinkProducerContext {
 
 impl ClientContext for SinkProducerContext {
     fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
-        match level {
-            RDKafkaLogLevel::Emerg | RDKafkaLogLevel::Alert | RDKafkaLogLevel::Critical | RDKafkaLogLevel::Error => {
-                tracing::error!(target: "librdkafka", facility, "{message}")
-            }
-            RDKafkaLogLevel::Warning => tracing::warn!(target: "librdkafka", facility, "{message}"),
-            RDKafkaLogLevel::Notice | RDKafkaLogLevel::Info => {
-                tracing::info!(target: "librdkafka", facility, "{message}")
-            }
-            RDKafkaLogLevel::Debug => tracing::debug!(target: "librdkafka", facility, "{message}"),
-        }
+        log_to_tracing(level, facility, message);
     }
 
     fn error(&self, error: KafkaError, reason: &str) {
@@ -97,18 +77,6 @@ impl ProducerContext for SinkProducerContext {
 
 /// The sink's producer.
 pub type SinkProducer = ThreadedProducer<SinkProducerContext>;
-
-/// The client settings every Kafka client of the pipeline shares (brokers, security).
-pub fn client_config(config: &KafkaSinkConfig) -> ClientConfig {
-    let mut client = ClientConfig::new();
-    client.set("bootstrap.servers", &config.brokers);
-    for (key, value) in &config.properties.0 {
-        if key.starts_with("security.") || key.starts_with("sasl.") || key.starts_with("ssl.") {
-            client.set(key, value);
-        }
-    }
-    client
-}
 
 /// Builds the producer: defaults, then the config's properties, then what Wellhead fixes.
 pub fn create_producer(config: &KafkaSinkConfig, pipeline: &str) -> Result<SinkProducer, KafkaError> {
@@ -139,59 +107,4 @@ pub fn send(producer: &SinkProducer, mut record: BaseRecord<'_, [u8], [u8]>) -> 
             Err((error, _)) => return Err(error),
         }
     }
-}
-
-/// Sorts a Kafka error.
-pub fn classify(error: &KafkaError) -> FailureKind {
-    let code = match error {
-        KafkaError::Transaction(transaction) => {
-            if is_fencing(transaction.code()) {
-                return FailureKind::Fenced;
-            }
-            if transaction.is_fatal() {
-                return FailureKind::Fatal;
-            }
-            transaction.code()
-        }
-        other => match other.rdkafka_error_code() {
-            Some(code) => code,
-            None => return FailureKind::Retriable,
-        },
-    };
-    if is_fencing(code) {
-        return FailureKind::Fenced;
-    }
-    match code {
-        RDKafkaErrorCode::MessageSizeTooLarge
-        | RDKafkaErrorCode::InvalidMessageSize
-        | RDKafkaErrorCode::TopicAuthorizationFailed
-        | RDKafkaErrorCode::ClusterAuthorizationFailed
-        | RDKafkaErrorCode::GroupAuthorizationFailed
-        | RDKafkaErrorCode::TransactionalIdAuthorizationFailed
-        | RDKafkaErrorCode::SaslAuthenticationFailed
-        | RDKafkaErrorCode::Authentication
-        | RDKafkaErrorCode::InvalidConfig
-        | RDKafkaErrorCode::InvalidArgument
-        | RDKafkaErrorCode::InvalidRecord
-        | RDKafkaErrorCode::InvalidTopic
-        | RDKafkaErrorCode::UnsupportedVersion
-        | RDKafkaErrorCode::UnsupportedForMessageFormat
-        | RDKafkaErrorCode::InvalidTransactionTimeout
-        | RDKafkaErrorCode::UnsupportedCompressionType
-        | RDKafkaErrorCode::PolicyViolation
-        | RDKafkaErrorCode::Fatal => FailureKind::Fatal,
-        _ => FailureKind::Retriable,
-    }
-}
-
-fn is_fencing(code: RDKafkaErrorCode) -> bool {
-    matches!(code, RDKafkaErrorCode::ProducerFenced | RDKafkaErrorCode::InvalidProducerEpoch | RDKafkaErrorCode::Fenced)
-}
-
-/// The producer's fatal error, when librdkafka has raised one (it reports fencing this way).
-pub fn fatal_error(producer: &SinkProducer) -> Option<(FailureKind, String)> {
-    producer.client().fatal_error().map(|(code, text)| {
-        let kind = if is_fencing(code) { FailureKind::Fenced } else { FailureKind::Fatal };
-        (kind, format!("{code:?}: {text}"))
-    })
 }

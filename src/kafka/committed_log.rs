@@ -76,6 +76,26 @@ pub struct CommittedRecord {
     pub value: Option<Bytes>,
 }
 
+/// The committed records from an offset on, as far as the log is settled: see
+/// [`CommittedLogReader::read_settled_from`].
+#[derive(Debug, Clone, Default)]
+pub struct SettledRead {
+    /// Committed records, in offset order, all before `next_offset`.
+    pub committed: Vec<CommittedRecord>,
+    /// Where the next read starts: the first record whose transaction is still
+    /// open, or the end of the log.
+    pub next_offset: i64,
+}
+
+/// Where a read starts.
+#[derive(Debug, Clone, Copy)]
+enum ReadStart {
+    /// The last this many offsets (`None`: the whole log).
+    Tail(Option<i64>),
+    /// This offset (or the log's start, if that is later).
+    Offset(i64),
+}
+
 /// What the log of one partition holds, transactions resolved.
 #[derive(Debug, Clone, Default)]
 pub struct PartitionLog {
@@ -190,6 +210,8 @@ impl BrokerConnection {
 /// A reader of committed views, bootstrapped from a broker list like `host:9092,host2:9092`.
 #[derive(Debug)]
 pub struct CommittedLogReader {
+    /// The bootstrap list, to connect again after a broker restart broke the connection.
+    brokers: String,
     bootstrap: BrokerConnection,
     /// Leader connections by partition, kept between reads.
     leaders: HashMap<(String, i32), BrokerConnection>,
@@ -204,19 +226,23 @@ impl PartitionLog {
 
 impl CommittedLogReader {
     pub fn connect(brokers: &str) -> Result<CommittedLogReader, CommittedLogError> {
-        let mut last = String::from("no broker given");
-        for address in brokers.split(',').map(str::trim).filter(|address| !address.is_empty()) {
-            match BrokerConnection::open(address) {
-                Ok(bootstrap) => {
-                    return Ok(CommittedLogReader { bootstrap, leaders: HashMap::new() });
-                }
-                Err(error) => last = error.to_string(),
-            }
-        }
-        Err(CommittedLogError::Unreachable { brokers: brokers.to_owned(), last })
+        let bootstrap = connect_bootstrap(brokers)?;
+        Ok(CommittedLogReader { brokers: brokers.to_owned(), bootstrap, leaders: HashMap::new() })
     }
 
+    /// The topic's metadata; a bootstrap connection that broke (the broker restarted)
+    /// is opened again once.
     fn metadata(&mut self, topic: &str) -> Result<MetadataResponse, CommittedLogError> {
+        match self.metadata_once(topic) {
+            Err(CommittedLogError::Io { .. }) => {
+                self.bootstrap = connect_bootstrap(&self.brokers)?;
+                self.metadata_once(topic)
+            }
+            answered => answered,
+        }
+    }
+
+    fn metadata_once(&mut self, topic: &str) -> Result<MetadataResponse, CommittedLogError> {
         let version = self.bootstrap.version(ApiKey::Metadata, "Metadata", (4, 12))?;
         let request = MetadataRequest::default()
             .with_topics(Some(vec![
@@ -254,13 +280,33 @@ impl CommittedLogReader {
         partition: i32,
         tail: Option<i64>,
     ) -> Result<PartitionLog, CommittedLogError> {
-        let (records, end_offset) = self.read_raw(topic, partition, tail)?;
-        let mut resolver = TransactionResolver::default();
-        for record in records {
-            resolver.add(record);
-        }
-        let (committed, aborted, pending) = resolver.finish();
-        Ok(PartitionLog { committed, aborted, pending, end_offset })
+        let (records, end_offset) = self.read(topic, partition, ReadStart::Tail(tail))?;
+        let resolved = TransactionResolver::resolve_all(records);
+        Ok(PartitionLog {
+            committed: resolved.committed,
+            aborted: resolved.aborted,
+            pending: resolved.pending,
+            end_offset,
+        })
+    }
+
+    /// Reads `topic`/`partition` from `offset` to its end and returns what is settled:
+    /// the committed records before the first record of a still-open transaction, and
+    /// that record's offset to read from next time (else the end). Reading on from
+    /// `next_offset` again and again sees every committed record once, in order, as a
+    /// `read_committed` consumer stopping at the last stable offset would.
+    pub fn read_settled_from(
+        &mut self,
+        topic: &str,
+        partition: i32,
+        offset: i64,
+    ) -> Result<SettledRead, CommittedLogError> {
+        let (records, end_offset) = self.read(topic, partition, ReadStart::Offset(offset))?;
+        let resolved = TransactionResolver::resolve_all(records);
+        let next_offset = resolved.first_pending.unwrap_or(end_offset);
+        let mut committed = resolved.committed;
+        committed.retain(|record| record.offset < next_offset);
+        Ok(SettledRead { committed, next_offset })
     }
 
     /// Every record of the last `tail` offsets (all with `None`), control records included,
@@ -271,12 +317,21 @@ impl CommittedLogReader {
         partition: i32,
         tail: Option<i64>,
     ) -> Result<(Vec<kafka_protocol::records::Record>, i64), CommittedLogError> {
+        self.read(topic, partition, ReadStart::Tail(tail))
+    }
+
+    fn read(
+        &mut self,
+        topic: &str,
+        partition: i32,
+        start: ReadStart,
+    ) -> Result<(Vec<kafka_protocol::records::Record>, i64), CommittedLogError> {
         let key = (topic.to_owned(), partition);
         let mut connection = match self.leaders.remove(&key) {
             Some(connection) => connection,
             None => self.connect_to_leader(topic, partition)?,
         };
-        let read = read_from(&mut connection, topic, partition, tail);
+        let read = read_from(&mut connection, topic, partition, start);
         // A connection that answered stays for the next read (the sink reads its checkpoint back
         // after every commit); one that failed is dropped, and the next read asks for the leader again.
         if read.is_ok() {
@@ -313,16 +368,32 @@ impl CommittedLogReader {
     }
 }
 
+/// A connection to the first broker of `brokers` that answers.
+fn connect_bootstrap(brokers: &str) -> Result<BrokerConnection, CommittedLogError> {
+    let mut last = String::from("no broker given");
+    for address in brokers.split(',').map(str::trim).filter(|address| !address.is_empty()) {
+        match BrokerConnection::open(address) {
+            Ok(connection) => return Ok(connection),
+            Err(error) => last = error.to_string(),
+        }
+    }
+    Err(CommittedLogError::Unreachable { brokers: brokers.to_owned(), last })
+}
+
 /// Reads `topic`/`partition` on its leader's connection: see [`CommittedLogReader::read_raw`].
 fn read_from(
     connection: &mut BrokerConnection,
     topic: &str,
     partition: i32,
-    tail: Option<i64>,
+    start: ReadStart,
 ) -> Result<(Vec<kafka_protocol::records::Record>, i64), CommittedLogError> {
     let end = list_offset(connection, topic, partition, -1)?;
-    let start = list_offset(connection, topic, partition, -2)?;
-    let start = tail.map_or(start, |tail| start.max(end.saturating_sub(tail)));
+    let log_start = list_offset(connection, topic, partition, -2)?;
+    let start = match start {
+        ReadStart::Tail(None) => log_start,
+        ReadStart::Tail(Some(tail)) => log_start.max(end.saturating_sub(tail)),
+        ReadStart::Offset(offset) => log_start.max(offset),
+    };
     let mut raw = Vec::new();
     let mut next = start;
     let version = connection.version(ApiKey::Fetch, "Fetch", (4, 12))?;
@@ -445,6 +516,16 @@ enum Fate {
     Pending,
 }
 
+/// A log's records with their transactions resolved.
+#[derive(Debug, Default)]
+struct ResolvedRecords {
+    committed: Vec<CommittedRecord>,
+    aborted: usize,
+    pending: usize,
+    /// The offset of the first record whose transaction has no marker yet.
+    first_pending: Option<i64>,
+}
+
 /// Applies transaction markers to the records before them.
 #[derive(Debug, Default)]
 struct TransactionResolver {
@@ -454,6 +535,14 @@ struct TransactionResolver {
 }
 
 impl TransactionResolver {
+    fn resolve_all(records: Vec<kafka_protocol::records::Record>) -> ResolvedRecords {
+        let mut resolver = TransactionResolver::default();
+        for record in records {
+            resolver.add(record);
+        }
+        resolver.finish()
+    }
+
     fn add(&mut self, record: kafka_protocol::records::Record) {
         if record.control {
             let commit = record
@@ -492,22 +581,24 @@ impl TransactionResolver {
         });
     }
 
-    fn finish(self) -> (Vec<CommittedRecord>, usize, usize) {
-        let (mut aborted, mut pending) = (0, 0);
-        let mut committed = Vec::with_capacity(self.records.len());
+    fn finish(self) -> ResolvedRecords {
+        let mut resolved = ResolvedRecords { committed: Vec::with_capacity(self.records.len()), ..Default::default() };
         for (record, fate) in self.records {
             match fate {
-                Fate::Committed => committed.push(CommittedRecord {
+                Fate::Committed => resolved.committed.push(CommittedRecord {
                     offset: record.offset,
                     timestamp: record.timestamp,
                     key: record.key,
                     value: record.value,
                 }),
-                Fate::Aborted => aborted += 1,
-                Fate::Pending => pending += 1,
+                Fate::Aborted => resolved.aborted += 1,
+                Fate::Pending => {
+                    resolved.pending += 1;
+                    resolved.first_pending.get_or_insert(record.offset);
+                }
             }
         }
-        (committed, aborted, pending)
+        resolved
     }
 }
 
@@ -544,11 +635,8 @@ mod tests {
     }
 
     fn committed_values(records: Vec<Record>) -> (Vec<String>, usize, usize) {
-        let mut resolver = TransactionResolver::default();
-        for record in records {
-            resolver.add(record);
-        }
-        let (committed, aborted, pending) = resolver.finish();
+        let resolved = TransactionResolver::resolve_all(records);
+        let (committed, aborted, pending) = (resolved.committed, resolved.aborted, resolved.pending);
         let values = committed
             .into_iter()
             .map(|r| String::from_utf8(r.value.map(|v| v.to_vec()).unwrap_or_default()).unwrap_or_default())
@@ -569,6 +657,18 @@ mod tests {
         ]);
         assert_eq!(values, ["a1", "plain", "a2"]);
         assert_eq!((aborted, pending), (1, 1));
+    }
+
+    #[test]
+    fn the_first_open_transaction_is_where_a_settled_read_stops() {
+        let resolved = TransactionResolver::resolve_all(vec![
+            record(0, 7, 0, true, "a1"),
+            record(1, 8, 0, true, "open"),
+            marker(2, 7, 0, true),
+            record(3, 9, 0, false, "plain"),
+        ]);
+        assert_eq!(resolved.first_pending, Some(1));
+        assert_eq!(resolved.committed.iter().map(|r| r.offset).collect::<Vec<_>>(), [0, 3]);
     }
 
     #[test]

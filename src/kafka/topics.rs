@@ -10,7 +10,7 @@ use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 
-use super::producer::{FailureKind, classify};
+use super::client::{FailureKind, classify};
 use crate::config::KafkaSinkConfig;
 
 /// How long the broker may take to create a topic.
@@ -52,7 +52,7 @@ impl std::fmt::Debug for TopicCreator {
 
 impl TopicCreator {
     pub fn new(config: &KafkaSinkConfig) -> Result<TopicCreator, TopicError> {
-        let admin = super::producer::client_config(config).create().map_err(|error: KafkaError| TopicError {
+        let admin = super::client::client_config(config).create().map_err(|error: KafkaError| TopicError {
             topic: String::new(),
             reason: error.to_string(),
             retriable: false,

@@ -1,0 +1,101 @@
+//! librdkafka as every Wellhead client uses it: the connection settings they
+//! share, its log routed to `tracing`, and its errors sorted into "retry" and
+//! "stop".
+
+use rdkafka::client::{Client, ClientContext};
+use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+
+use crate::config::KafkaSinkConfig;
+
+/// What a failed Kafka call means for its caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FailureKind {
+    /// Nothing unrecoverable: start again from the last committed state.
+    Retriable,
+    /// Another instance took over this client's transactional.id.
+    Fenced,
+    /// A problem a retry cannot fix (authorization, a record too large, configuration).
+    Fatal,
+}
+
+/// The client settings every Kafka client of a sink config shares (brokers, security).
+pub fn client_config(config: &KafkaSinkConfig) -> ClientConfig {
+    let mut client = ClientConfig::new();
+    client.set("bootstrap.servers", &config.brokers);
+    for (key, value) in &config.properties.0 {
+        if key.starts_with("security.") || key.starts_with("sasl.") || key.starts_with("ssl.") {
+            client.set(key, value);
+        }
+    }
+    client
+}
+
+/// Routes one librdkafka log line to `tracing` at its level (for `ClientContext::log`).
+pub fn log_to_tracing(level: RDKafkaLogLevel, facility: &str, message: &str) {
+    match level {
+        RDKafkaLogLevel::Emerg | RDKafkaLogLevel::Alert | RDKafkaLogLevel::Critical | RDKafkaLogLevel::Error => {
+            tracing::error!(target: "librdkafka", facility, "{message}")
+        }
+        RDKafkaLogLevel::Warning => tracing::warn!(target: "librdkafka", facility, "{message}"),
+        RDKafkaLogLevel::Notice | RDKafkaLogLevel::Info => {
+            tracing::info!(target: "librdkafka", facility, "{message}")
+        }
+        RDKafkaLogLevel::Debug => tracing::debug!(target: "librdkafka", facility, "{message}"),
+    }
+}
+
+/// Sorts a Kafka error.
+pub fn classify(error: &KafkaError) -> FailureKind {
+    let code = match error {
+        KafkaError::Transaction(transaction) => {
+            if is_fencing(transaction.code()) {
+                return FailureKind::Fenced;
+            }
+            if transaction.is_fatal() {
+                return FailureKind::Fatal;
+            }
+            transaction.code()
+        }
+        other => match other.rdkafka_error_code() {
+            Some(code) => code,
+            None => return FailureKind::Retriable,
+        },
+    };
+    if is_fencing(code) {
+        return FailureKind::Fenced;
+    }
+    match code {
+        RDKafkaErrorCode::MessageSizeTooLarge
+        | RDKafkaErrorCode::InvalidMessageSize
+        | RDKafkaErrorCode::TopicAuthorizationFailed
+        | RDKafkaErrorCode::ClusterAuthorizationFailed
+        | RDKafkaErrorCode::GroupAuthorizationFailed
+        | RDKafkaErrorCode::TransactionalIdAuthorizationFailed
+        | RDKafkaErrorCode::SaslAuthenticationFailed
+        | RDKafkaErrorCode::Authentication
+        | RDKafkaErrorCode::InvalidConfig
+        | RDKafkaErrorCode::InvalidArgument
+        | RDKafkaErrorCode::InvalidRecord
+        | RDKafkaErrorCode::InvalidTopic
+        | RDKafkaErrorCode::UnsupportedVersion
+        | RDKafkaErrorCode::UnsupportedForMessageFormat
+        | RDKafkaErrorCode::InvalidTransactionTimeout
+        | RDKafkaErrorCode::UnsupportedCompressionType
+        | RDKafkaErrorCode::PolicyViolation
+        | RDKafkaErrorCode::Fatal => FailureKind::Fatal,
+        _ => FailureKind::Retriable,
+    }
+}
+
+fn is_fencing(code: RDKafkaErrorCode) -> bool {
+    matches!(code, RDKafkaErrorCode::ProducerFenced | RDKafkaErrorCode::InvalidProducerEpoch | RDKafkaErrorCode::Fenced)
+}
+
+/// The client's fatal error, when librdkafka has raised one (it reports fencing this way).
+pub fn fatal_error<C: ClientContext>(client: &Client<C>) -> Option<(FailureKind, String)> {
+    client.fatal_error().map(|(code, text)| {
+        let kind = if is_fencing(code) { FailureKind::Fenced } else { FailureKind::Fatal };
+        (kind, format!("{code:?}: {text}"))
+    })
+}
