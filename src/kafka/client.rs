@@ -99,3 +99,24 @@ pub fn fatal_error<C: ClientContext>(client: &Client<C>) -> Option<(FailureKind,
         (kind, format!("{code:?}: {text}"))
     })
 }
+
+/// Waits until every record produced so far is acknowledged (or failed), like
+/// `Producer::flush` but without its cost: rust-rdkafka's flush (which
+/// `commit_transaction` calls first) polls the event queue in 100 ms steps, and
+/// with a `ThreadedProducer` the events go to its own thread, so every flush
+/// with anything in flight took 100 ms, every commit with it. Returns
+/// `Flush(OperationTimedOut)`, as flush does, when `timeout` passes first.
+pub fn wait_for_deliveries<C, P>(producer: &P, timeout: std::time::Duration) -> Result<(), KafkaError>
+where
+    C: rdkafka::producer::ProducerContext,
+    P: rdkafka::producer::Producer<C>,
+{
+    let deadline = std::time::Instant::now() + timeout;
+    while producer.in_flight_count() > 0 {
+        if std::time::Instant::now() >= deadline {
+            return Err(KafkaError::Flush(RDKafkaErrorCode::OperationTimedOut));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    Ok(())
+}

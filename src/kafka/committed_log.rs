@@ -400,8 +400,11 @@ fn read_from(
     let mut empty = 0;
     // Past `end` too, while records come: a broker's reported end may lag its log.
     loop {
+        // At the end the broker would hold the fetch for its whole wait before answering
+        // empty; every checkpoint read-back would pay that. Below the end, records are there.
+        let max_wait_ms = if next >= end { 0 } else { 100 };
         let request = FetchRequest::default()
-            .with_max_wait_ms(100)
+            .with_max_wait_ms(max_wait_ms)
             .with_min_bytes(1)
             .with_max_bytes(FETCH_MAX_BYTES)
             .with_isolation_level(0)

@@ -28,7 +28,7 @@ use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, T
 use wellhead_schema::registry::{Change, RegistryError, RegistryEvent, RegistryStore};
 
 use crate::config::KafkaSinkConfig;
-use crate::kafka::client::{client_config, log_to_tracing};
+use crate::kafka::client::{client_config, log_to_tracing, wait_for_deliveries};
 use crate::kafka::committed_log::{CommittedLogReader, CommittedRecord};
 use crate::kafka::topics::{TopicCreator, TopicKind};
 
@@ -193,10 +193,12 @@ impl KafkaRegistryLog {
                 return Err(failed("writing an event", error));
             }
         }
-        producer.commit_transaction(CALL_TIMEOUT).map_err(|error| {
-            let _ = producer.abort_transaction(CALL_TIMEOUT);
-            failed("committing", error)
-        })
+        wait_for_deliveries(producer, CALL_TIMEOUT).and_then(|()| producer.commit_transaction(CALL_TIMEOUT)).map_err(
+            |error| {
+                let _ = producer.abort_transaction(CALL_TIMEOUT);
+                failed("committing", error)
+            },
+        )
     }
 
     /// Catches up until `records` show up committed, in order and together.

@@ -186,10 +186,13 @@ impl KafkaSink {
         let record = checkpoint::encode(&self.written, &self.settings.pipeline);
         match self.settings.config.delivery {
             KafkaDelivery::ExactlyOnce => {
+                let started = std::time::Instant::now();
                 self.begin_if_needed()?;
                 self.send_checkpoint(&record)?;
                 self.commit_transaction()?;
+                let committed = started.elapsed();
                 self.verify_committed(&record)?;
+                tracing::debug!(pipeline = %self.settings.pipeline, commit_ms = committed.as_millis(), verify_ms = (started.elapsed() - committed).as_millis(), "Kafka transaction committed.");
             }
             KafkaDelivery::AtLeastOnce => {
                 self.flush_all("writing changes")?;
@@ -224,7 +227,9 @@ impl KafkaSink {
     fn commit_transaction(&mut self) -> Result<(), SinkError> {
         let mut attempt = 0u32;
         loop {
-            match self.producer.commit_transaction(COMMIT_TIMEOUT) {
+            let committed = client::wait_for_deliveries(&self.producer, COMMIT_TIMEOUT)
+                .and_then(|()| self.producer.commit_transaction(COMMIT_TIMEOUT));
+            match committed {
                 Ok(()) => {
                     self.transaction_open = false;
                     if attempt > 0 {
@@ -232,7 +237,7 @@ impl KafkaSink {
                     }
                     return Ok(());
                 }
-                // rdkafka flushes before committing; a flush that timed out is retried like a commit.
+                // Records not acknowledged in time (ours, or rdkafka's flush before committing): retried.
                 Err(error @ KafkaError::Flush(RDKafkaErrorCode::OperationTimedOut)) => {
                     attempt += 1;
                     tracing::warn!(pipeline = %self.settings.pipeline, attempt, %error, "Kafka has not acknowledged every record yet; retrying the commit.");
@@ -299,7 +304,7 @@ impl KafkaSink {
     /// Waits until every record produced so far is acknowledged (at-least-once mode).
     fn flush_all(&mut self, what: &str) -> Result<(), SinkError> {
         loop {
-            match self.producer.flush(COMMIT_TIMEOUT) {
+            match client::wait_for_deliveries(&self.producer, COMMIT_TIMEOUT) {
                 Ok(()) => break,
                 Err(error)
                     if client::classify(&error) == FailureKind::Retriable && self.producer.in_flight_count() > 0 =>
