@@ -198,6 +198,12 @@ async fn two_writers_sharing_the_topic_never_give_one_id_to_two_schemas() {
                 told.insert(subject.clone(), registry.register(&subject, &schema).expect("register").id);
             }
         }
+        // What one process registered, the other serves once it catches up (as its HTTP
+        // API does when asked for an id it has not seen).
+        writers[0].catch_up().expect("catch up");
+        for id in told.values() {
+            writers[0].read(|store| store.schema_by_id(*id).map(|_| ())).expect("every id known after catching up");
+        }
         told
     })
     .await

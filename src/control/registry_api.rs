@@ -39,6 +39,20 @@ use crate::registry::embedded::EmbeddedRegistryError;
 
 mod wire;
 
+/// The text of schema `id`. An id this process has not seen may have been registered by
+/// another process sharing the registry's Kafka topic: the store catches up once before
+/// the answer is 40403.
+fn schema_text(state: &ControlState, id: SchemaId) -> Result<String, ApiError> {
+    let lookup = |store: &RegistryStore| store.schema_by_id(id).map(str::to_owned);
+    match state.registry.read(lookup) {
+        Ok(schema) => Ok(schema),
+        Err(_) => {
+            tokio::task::block_in_place(|| state.registry.catch_up())?;
+            Ok(state.registry.read(lookup)?)
+        }
+    }
+}
+
 /// Runs a mutation off the async workers' turn: it may wait on disk or on a Kafka
 /// transaction (the registry kept in a topic).
 fn mutate<T>(
@@ -91,14 +105,13 @@ async fn schema_types() -> Answer {
 /// `GET /schemas/ids/{id}` (`subject` and `format` are accepted and have no effect).
 async fn schema_by_id(State(state): State<ControlState>, path: Result<Path<String>, PathRejection>) -> Answer {
     let id = schema_id(&path?.0)?;
-    let schema = state.registry.read(|store| store.schema_by_id(id).map(str::to_owned))?;
-    ok(&SchemaBody::new(schema, SchemaType::Avro))
+    ok(&SchemaBody::new(schema_text(&state, id)?, SchemaType::Avro))
 }
 
 /// `GET /schemas/ids/{id}/schema`: the schema text alone.
 async fn raw_schema_by_id(State(state): State<ControlState>, path: Result<Path<String>, PathRejection>) -> Answer {
     let id = schema_id(&path?.0)?;
-    Ok(raw_text(state.registry.read(|store| store.schema_by_id(id).map(str::to_owned))?))
+    Ok(raw_text(schema_text(&state, id)?))
 }
 
 /// `GET /schemas/ids/{id}/versions[?deleted=true]`.

@@ -115,6 +115,17 @@ impl EmbeddedRegistry {
         query(&inner.store)
     }
 
+    /// Applies what other writers added to the log since it was last read (a Kafka topic
+    /// shared by several processes); a file log has no other writers.
+    pub fn catch_up(&self) -> Result<(), EmbeddedRegistryError> {
+        let mut inner = self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let Inner { store, log } = &mut *inner;
+        match log {
+            RegistryLog::File { .. } => Ok(()),
+            RegistryLog::Kafka(kafka) => Ok(kafka.catch_up(store).map(|_| ())?),
+        }
+    }
+
     /// Plans a change on the store, persists its events, then applies them. The
     /// plan may run twice: again on a store that caught up with its Kafka topic.
     pub fn mutate<T>(

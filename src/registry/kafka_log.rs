@@ -228,7 +228,7 @@ impl KafkaRegistryLog {
     }
 
     /// Applies what the topic committed since the last read; returns those records.
-    fn catch_up(&mut self, store: &mut RegistryStore) -> Result<Vec<CommittedRecord>, KafkaRegistryLogError> {
+    pub fn catch_up(&mut self, store: &mut RegistryStore) -> Result<Vec<CommittedRecord>, KafkaRegistryLogError> {
         let read = self.reader.read_settled_from(&self.topic, 0, self.next_offset).map_err(|error| {
             KafkaRegistryLogError::Unavailable { topic: self.topic.clone(), reason: error.to_string() }
         })?;
