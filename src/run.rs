@@ -8,7 +8,7 @@ use tokio::sync::watch;
 use crate::config::EMBEDDED_REGISTRY;
 use crate::config::{Config, SinkConfig};
 use crate::control::http::{self, ControlState, HttpError};
-use crate::pipeline::{PipelineError, run_pipeline};
+use crate::pipeline::{PipelineError, restart_delay, run_pipeline};
 use crate::registry::SchemaRegistry;
 use crate::registry::client::RegistryClient;
 use crate::registry::embedded::{EmbeddedRegistry, EmbeddedRegistryError, RegistryStorage};
@@ -47,11 +47,18 @@ pub async fn run_pipelines(config: Config) -> Result<(), RunError> {
     {
         tracing::warn!(dir = %dir.display(), "The embedded schema registry stays in control.registry_dir: its Kafka topic is written in transactions, which at_least_once sinks do not assume. An instance moved elsewhere needs this directory, or an external registry (registry.url).");
     }
-    let registry = tokio::task::spawn_blocking(move || EmbeddedRegistry::open_storage(&storage))
-        .await
-        .map_err(|error| RunError::RegistryOpen(error.to_string()))??;
+    let (stop, mut stopping) = watch::channel(false);
+    let signals = tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("Stopping: flushing and checkpointing.");
+        let _ = stop.send(true);
+        stop
+    });
+    let Some(registry) = open_embedded_registry(storage, &mut stopping).await? else {
+        signals.abort();
+        return Ok(());
+    };
     let registry = Arc::new(registry);
-    let (stop, stopping) = watch::channel(false);
     let control = match &config.control.http {
         Some(address) => {
             let router = http::router(ControlState { metrics: metrics.clone(), registry: registry.clone() });
@@ -71,12 +78,6 @@ pub async fn run_pipelines(config: Config) -> Result<(), RunError> {
         };
         pipelines.spawn(run_pipeline(pipeline, stopping.clone(), metrics.clone(), registry));
     }
-    let signals = tokio::spawn(async move {
-        wait_for_signal().await;
-        tracing::info!("Stopping: flushing and checkpointing.");
-        let _ = stop.send(true);
-        stop
-    });
     let mut first_error = None;
     while let Some(joined) = pipelines.join_next().await {
         match joined {
@@ -93,6 +94,34 @@ pub async fn run_pipelines(config: Config) -> Result<(), RunError> {
         control.abort();
     }
     first_error.map_or(Ok(()), |error| Err(RunError::Pipeline(Box::new(error))))
+}
+
+/// Opens the embedded registry; while its Kafka topic cannot be read (the cluster is away), waits
+/// and tries again with the pipelines' backoff, as they would. `None` when asked to stop first.
+async fn open_embedded_registry(
+    storage: RegistryStorage,
+    stopping: &mut watch::Receiver<bool>,
+) -> Result<Option<EmbeddedRegistry>, RunError> {
+    let mut failures = 0u32;
+    loop {
+        let attempt = storage.clone();
+        let opened = tokio::task::spawn_blocking(move || EmbeddedRegistry::open_storage(&attempt))
+            .await
+            .map_err(|error| RunError::RegistryOpen(error.to_string()))?;
+        match opened {
+            Ok(registry) => return Ok(Some(registry)),
+            Err(EmbeddedRegistryError::Kafka(error)) if error.is_retriable() => {
+                failures = failures.saturating_add(1);
+                let delay = restart_delay(failures);
+                tracing::warn!(%error, retry_in_ms = delay.as_millis() as u64, "The embedded registry's Kafka topic cannot be read yet; trying again.");
+                tokio::select! {
+                    _ = tokio::time::sleep(delay) => {}
+                    _ = stopping.wait_for(|stop| *stop) => return Ok(None),
+                }
+            }
+            Err(error) => return Err(error.into()),
+        }
+    }
 }
 
 async fn wait_for_signal() {

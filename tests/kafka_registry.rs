@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use support::kafka::{
-    AvroDecoder, brokers, committed_view, create_state_topics, registry_topic, topic, write_kafka_config,
+    AvroDecoder, TestBroker, brokers, committed_view, create_state_topics, registry_topic, topic, write_kafka_config,
 };
 use support::{Server, TestDatabase, Wellhead, free_port, http, wait_for};
 use wellhead::config::KafkaSinkConfig;
@@ -147,6 +147,55 @@ async fn a_registry_file_from_before_is_carried_into_the_empty_topic() {
     // The topic now holds the file's events: a registry opened from Kafka alone sees them.
     let reopened = open_from_kafka(kafka_storage(&db, &brokers)).await;
     assert_eq!(reopened.read(|store| store.schema_by_id(1).map(str::to_owned)).expect("id 1"), earlier);
+
+    // Another instance's file gives id 1 to another schema: the topic wins, and the log says
+    // which ids of the file no longer decode.
+    let other_dir = db.dir.join("other-registry");
+    let other = r#"{"type":"record","name":"Other","fields":[{"name":"c","type":"double"}]}"#;
+    EmbeddedRegistry::open(&other_dir).expect("file registry").register("other-value", other).expect("register");
+    let other_config = std::fs::read_to_string(&config)
+        .expect("config")
+        .replace(&db.dir.join("registry").display().to_string(), &other_dir.display().to_string());
+    let other_config_path = db.dir.join("other.toml");
+    std::fs::write(&other_config_path, other_config).expect("write config");
+    let mut wellhead = Wellhead::start(&other_config_path);
+    wellhead.wait_streaming().await;
+    let (_, body) = http("GET", &address, "/schemas/ids/1", None);
+    assert!(body.contains("Earlier"), "the topic's id 1 is served: {body}");
+    let log = wellhead.log_text();
+    assert!(log.contains("ids=[1]") && log.contains("do not decode with this registry"), "log:\n{log}");
+    wellhead.signal("TERM");
+    assert_eq!(wellhead.wait(Duration::from_secs(30)), Some(0));
+    db.drop().await;
+}
+
+/// Kafka away when Wellhead starts: the registry's topic cannot be read yet, so it waits and
+/// tries again, as the pipelines do, instead of exiting.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wellhead_started_while_kafka_is_away_waits_for_it() {
+    let db = TestDatabase::create(Server::Pg15, "kafka_registry_away").await;
+    db.client.batch_execute("CREATE TABLE orders (id int PRIMARY KEY)").await.expect("schema");
+    let mut broker = TestBroker::start(&db.dir.join("broker"));
+    let brokers = broker.brokers();
+    create_state_topics(&db, &brokers).await;
+    broker.stop();
+    let address = format!("127.0.0.1:{}", free_port());
+    let config = write_kafka_config(&db, &["public.orders"], &brokers, &address, "", "");
+    let mut wellhead = Wellhead::start(&config);
+    wait_for(Duration::from_secs(30), "a retry of the registry's topic", || {
+        wellhead.log_text().contains("cannot be read yet; trying again")
+    })
+    .await;
+    if let Some(status) = wellhead.child.try_wait().expect("try_wait") {
+        panic!("wellhead exited while Kafka was away ({status}); log:\n{}", wellhead.log_text());
+    }
+    broker.resume();
+    wellhead.wait_streaming().await;
+    db.client.batch_execute("INSERT INTO orders VALUES (1)").await.expect("insert");
+    let orders = topic(&db, "public.orders");
+    wait_for(Duration::from_secs(60), "the order record", || committed_view(&brokers, &orders).len() == 1).await;
+    wellhead.signal("TERM");
+    assert_eq!(wellhead.wait(Duration::from_secs(30)), Some(0));
     db.drop().await;
 }
 

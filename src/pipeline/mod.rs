@@ -70,7 +70,7 @@ pub async fn run_pipeline(
 
 /// 250 ms doubling per failure up to [`MAX_RESTART_DELAY`], minus up to a quarter at random
 /// (instances restarted together do not stampede the broker).
-fn restart_delay(failures: u32) -> Duration {
+pub fn restart_delay(failures: u32) -> Duration {
     let base =
         Duration::from_millis(250).saturating_mul(1 << failures.saturating_sub(1).min(10)).min(MAX_RESTART_DELAY);
     base.mul_f64(1.0 - rand::random::<f64>() * 0.25)

@@ -91,21 +91,42 @@ impl EmbeddedRegistry {
     }
 
     /// An instance that kept its registry in a file before streaming to Kafka
-    /// brings those ids along, so the records already written keep resolving.
+    /// brings those ids along, so the records already written keep resolving: into an
+    /// empty topic they are copied; a topic that gives one of them to another schema is
+    /// reported (the topic wins, and records written with the file's id need the file).
     fn copy_file_log_into_empty_topic(&self, dir: &Path, topic: &str) -> Result<(), EmbeddedRegistryError> {
         let path = dir.join(LOG_FILE);
-        if !path.exists() || !self.read(RegistryStore::is_empty) {
+        if !path.exists() {
             return Ok(());
         }
         let (_, _, events) = open_file_log(dir)?;
         if events.is_empty() {
             return Ok(());
         }
-        // Nothing is copied when another instance filled the topic in the meantime.
-        self.mutate(|store| {
-            Ok(Change { outcome: (), events: if store.is_empty() { events.clone() } else { Vec::new() } })
-        })?;
-        tracing::info!(%topic, file = %path.display(), events = events.len(), "Copied the registry's file log into its Kafka topic; the topic is its log from now on.");
+        if self.read(RegistryStore::is_empty) {
+            // Nothing is copied when another instance filled the topic in the meantime.
+            self.mutate(|store| {
+                Ok(Change { outcome: (), events: if store.is_empty() { events.clone() } else { Vec::new() } })
+            })?;
+            tracing::info!(%topic, file = %path.display(), events = events.len(), "Copied the registry's file log into its Kafka topic; the topic is its log from now on.");
+        }
+        let file_store = RegistryStore::from_events(&events)
+            .map_err(|source| EmbeddedRegistryError::Replay { path: path.clone(), source })?;
+        // Ids the file still serves (a permanently deleted one is no loss).
+        let differing: Vec<u32> = events
+            .iter()
+            .filter_map(|event| match event {
+                RegistryEvent::SchemaCreated { id, .. } => {
+                    file_store.schema_by_id(*id).ok().map(|schema| (*id, schema))
+                }
+                _ => None,
+            })
+            .filter(|(id, schema)| self.read(|store| store.schema_by_id(*id).ok() != Some(*schema)))
+            .map(|(id, _)| id)
+            .collect();
+        if !differing.is_empty() {
+            tracing::warn!(%topic, file = %path.display(), ids = ?differing, "The registry's file log gives these ids to schemas the Kafka topic does not (the topic was filled by another instance first); records written with them before the move do not decode with this registry.");
+        }
         Ok(())
     }
 

@@ -115,9 +115,10 @@ impl KafkaRegistryLog {
         topic: &str,
     ) -> Result<(KafkaRegistryLog, RegistryStore), KafkaRegistryLogError> {
         let unavailable = |reason: String| KafkaRegistryLogError::Unavailable { topic: topic.to_owned(), reason };
+        // Connecting first fails at once when the cluster is away (creating the topic would wait 30 s).
+        let reader = CommittedLogReader::connect(&sink.brokers).map_err(|error| unavailable(error.to_string()))?;
         let mut topics = TopicCreator::new(sink).map_err(|error| unavailable(error.to_string()))?;
         topics.ensure(topic, TopicKind::Compacted).map_err(|error| unavailable(error.to_string()))?;
-        let reader = CommittedLogReader::connect(&sink.brokers).map_err(|error| unavailable(error.to_string()))?;
         let mut producer_config = client_config(sink);
         producer_config
             .set("transactional.id", format!("wellhead-registry-{topic}"))
