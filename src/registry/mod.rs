@@ -1,6 +1,7 @@
 //! Schema registries as a pipeline uses them: the embedded one (in this
-//! process, durable in an event log, served on the control address) and, later,
-//! an external Confluent-compatible one over HTTP.
+//! process, durable in an event log — a file, or a compacted Kafka topic when its
+//! pipelines stream to Kafka — served on the control address) and an external
+//! Confluent-compatible one over HTTP.
 //!
 //! ```text
 //!  sink ─► SchemaRegistry::register(subject, schema, policy)
