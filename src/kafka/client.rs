@@ -8,6 +8,10 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 
 use crate::config::KafkaSinkConfig;
 
+/// How long a committed transaction's records may wait for their COMMIT marker before a
+/// read-back gives up: Kafka's coordinator writes the markers after it answered the commit.
+pub const COMMIT_MARKER_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// What a failed Kafka call means for its caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FailureKind {

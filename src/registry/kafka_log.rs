@@ -28,7 +28,7 @@ use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, T
 use wellhead_schema::registry::{Change, RegistryError, RegistryEvent, RegistryStore};
 
 use crate::config::KafkaSinkConfig;
-use crate::kafka::client::{client_config, log_to_tracing, wait_for_deliveries};
+use crate::kafka::client::{COMMIT_MARKER_WAIT, client_config, log_to_tracing, wait_for_deliveries};
 use crate::kafka::committed_log::{CommittedLogReader, CommittedRecord};
 use crate::kafka::topics::{TopicCreator, TopicKind};
 
@@ -41,9 +41,6 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 const WRITE_ATTEMPTS: u32 = 6;
 /// The pause before the second attempt, doubled before each further one (50 ms … 0.8 s).
 const RETRY_PAUSE: Duration = Duration::from_millis(50);
-/// How long a committed write may take to show up as committed in the log (the
-/// coordinator writes the markers after it answers the commit).
-const MARKER_WAIT: Duration = Duration::from_secs(10);
 
 /// The registry's topic could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -204,7 +201,7 @@ impl KafkaRegistryLog {
 
     /// Catches up until `records` show up committed, in order and together.
     fn confirm_committed(&mut self, store: &mut RegistryStore, records: &[EventRecord]) -> Result<(), WriteFailure> {
-        let deadline = std::time::Instant::now() + MARKER_WAIT;
+        let deadline = std::time::Instant::now() + COMMIT_MARKER_WAIT;
         let mut seen = Vec::new();
         loop {
             seen.extend(self.catch_up(store)?);

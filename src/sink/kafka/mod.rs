@@ -57,8 +57,6 @@ const CHECKPOINT_TAIL: i64 = 10_000;
 /// Offsets of the checkpoint topic read after a commit: its record and marker, and room
 /// for other pipelines sharing the topic.
 const VERIFY_TAIL: i64 = 256;
-/// How long a committed transaction's markers may take to reach the checkpoint topic.
-const MARKER_WAIT: Duration = Duration::from_secs(10);
 
 /// Settings of a Kafka sink.
 #[derive(Debug, Clone)]
@@ -266,7 +264,7 @@ impl KafkaSink {
         let topic = &self.settings.config.checkpoint_topic;
         // Kafka's coordinator writes the COMMIT markers after it answered the commit:
         // while records wait for theirs, the checkpoint may still be on its way.
-        let deadline = std::time::Instant::now() + MARKER_WAIT;
+        let deadline = std::time::Instant::now() + client::COMMIT_MARKER_WAIT;
         loop {
             let log = self.checkpoint_log.read_partition_tail(topic, 0, Some(VERIFY_TAIL)).map_err(|error| {
                 SinkError::KafkaRetriable {
