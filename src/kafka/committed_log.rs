@@ -304,17 +304,8 @@ impl CommittedLogReader {
         Ok(SettledRead { committed, next_offset })
     }
 
-    /// Every record of the last `tail` offsets (all with `None`), control records included,
-    /// as the log holds them, with the end offset.
-    pub fn read_raw(
-        &mut self,
-        topic: &str,
-        partition: i32,
-        tail: Option<i64>,
-    ) -> Result<(Vec<kafka_protocol::records::Record>, i64), CommittedLogError> {
-        self.read(topic, partition, ReadStart::Tail(tail))
-    }
-
+    /// Every record from `start` to the end, control records included, as the log holds
+    /// them, with the end offset.
     fn read(
         &mut self,
         topic: &str,
@@ -375,7 +366,7 @@ fn connect_bootstrap(brokers: &str) -> Result<BrokerConnection, CommittedLogErro
     Err(CommittedLogError::Unreachable { brokers: brokers.to_owned(), last })
 }
 
-/// Reads `topic`/`partition` on its leader's connection: see [`CommittedLogReader::read_raw`].
+/// Reads `topic`/`partition` on its leader's connection: see `CommittedLogReader::read`.
 fn read_from(
     connection: &mut BrokerConnection,
     topic: &str,

@@ -84,7 +84,7 @@ impl EmbeddedRegistry {
                 let (log, store) = KafkaRegistryLog::open(sink, topic)?;
                 let registry =
                     EmbeddedRegistry { inner: Mutex::new(Inner { store, log: RegistryLog::Kafka(Box::new(log)) }) };
-                registry.copy_file_log_into_empty_topic(dir, topic)?;
+                registry.bring_file_log_along(dir, topic)?;
                 Ok(registry)
             }
         }
@@ -94,7 +94,7 @@ impl EmbeddedRegistry {
     /// brings those ids along, so the records already written keep resolving: into an
     /// empty topic they are copied; a topic that gives one of them to another schema is
     /// reported (the topic wins, and records written with the file's id need the file).
-    fn copy_file_log_into_empty_topic(&self, dir: &Path, topic: &str) -> Result<(), EmbeddedRegistryError> {
+    fn bring_file_log_along(&self, dir: &Path, topic: &str) -> Result<(), EmbeddedRegistryError> {
         let path = dir.join(LOG_FILE);
         if !path.exists() {
             return Ok(());

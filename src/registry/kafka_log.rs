@@ -65,7 +65,7 @@ impl KafkaRegistryLogError {
 
 /// Routes the producer's log to tracing.
 #[derive(Debug, Default)]
-pub struct RegistryProducerContext;
+struct RegistryProducerContext;
 
 impl ClientContext for RegistryProducerContext {
     fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
