@@ -20,6 +20,11 @@ pub enum Command {
         /// Configuration file (TOML).
         #[arg(long, short)]
         config: PathBuf,
+        /// Continue pipeline NAME over a gap Wellhead refused at its last start (its slot was
+        /// dropped, or confirmed beyond the checkpoint): the changes in the gap stay missing.
+        /// Applies to this run only; repeat for several pipelines.
+        #[arg(long, value_name = "NAME")]
+        accept_gap: Vec<String>,
     },
     /// Verify configuration, connectivity and database prerequisites; exit 1 when anything is wrong.
     Check {

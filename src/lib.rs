@@ -5,11 +5,13 @@
 //!  database ─► source ─► decoders ─► pipeline (bounded batches) ─► sink ─► checkpoint ─► ack
 //! ```
 
+pub mod batch;
 pub mod check;
 pub mod checkpoint;
 pub mod cli;
 pub mod config;
 pub mod control;
+pub mod durable;
 pub mod kafka;
 pub mod pipeline;
 pub mod registry;

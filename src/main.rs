@@ -49,8 +49,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let config = Config::load(&config, std::env::vars()).context("configuration")?;
             Ok(if wellhead::check::check_config(&config).await { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
-        Command::Run { config } => {
-            let config = Config::load(&config, std::env::vars()).context("configuration")?;
+        Command::Run { config, accept_gap } => {
+            let mut config = Config::load(&config, std::env::vars()).context("configuration")?;
+            config.accept_gaps(&accept_gap).context("--accept-gap")?;
             wellhead::run::run_pipelines(config).await?;
             Ok(ExitCode::SUCCESS)
         }

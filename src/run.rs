@@ -8,7 +8,8 @@ use tokio::sync::watch;
 use crate::config::EMBEDDED_REGISTRY;
 use crate::config::{Config, SinkConfig};
 use crate::control::http::{self, ControlState, HttpError};
-use crate::pipeline::{PipelineError, restart_delay, run_pipeline};
+use crate::pipeline::backoff::Backoff;
+use crate::pipeline::{PipelineError, run_pipeline};
 use crate::registry::SchemaRegistry;
 use crate::registry::client::RegistryClient;
 use crate::registry::embedded::{EmbeddedRegistry, EmbeddedRegistryError, RegistryStorage};
@@ -102,8 +103,9 @@ async fn open_embedded_registry(
     storage: RegistryStorage,
     stopping: &mut watch::Receiver<bool>,
 ) -> Result<Option<EmbeddedRegistry>, RunError> {
-    let mut failures = 0u32;
+    let mut backoff = Backoff::default();
     loop {
+        let started = std::time::Instant::now();
         let attempt = storage.clone();
         let opened = tokio::task::spawn_blocking(move || EmbeddedRegistry::open_storage(&attempt))
             .await
@@ -111,8 +113,7 @@ async fn open_embedded_registry(
         match opened {
             Ok(registry) => return Ok(Some(registry)),
             Err(EmbeddedRegistryError::Kafka(error)) if error.is_retriable() => {
-                failures = failures.saturating_add(1);
-                let delay = restart_delay(failures);
+                let delay = backoff.failed(started);
                 tracing::warn!(%error, retry_in_ms = delay.as_millis() as u64, "The embedded registry's Kafka topic cannot be read yet; trying again.");
                 tokio::select! {
                     _ = tokio::time::sleep(delay) => {}

@@ -152,7 +152,7 @@ async fn a_password_in_the_url_never_shows() {
     // `run` retries the unreachable server; its reconnect warnings must not show the password either.
     let mut wellhead = Wellhead::start(&config);
     support::wait_for(Duration::from_secs(20), "a reconnect warning", || {
-        wellhead.log_text().contains("Replication interrupted; reconnecting.")
+        wellhead.log_text().contains("Source interrupted; reconnecting.")
     })
     .await;
     assert!(wellhead.child.try_wait().expect("try_wait").is_none(), "run keeps retrying: {}", wellhead.log_text());

@@ -71,7 +71,7 @@ fn write_config(
 struct Seen {
     change: Change,
     partition: i32,
-    /// `(commit_lsn, lsn)` of a change; `None` for a tombstone.
+    /// `(commit_lsn, place in its transaction)` of a change; `None` for a tombstone.
     position: Option<(u64, u64)>,
 }
 

@@ -93,8 +93,9 @@ fn checkpoint_is_mid_transaction(db: &TestDatabase) -> bool {
         let (high, low) = value.as_str().and_then(|text| text.split_once('/')).expect("LSN text");
         (u64::from_str_radix(high, 16).expect("LSN") << 32) | u64::from_str_radix(low, 16).expect("LSN")
     };
-    let last_commit = &checkpoint["last_position"]["commit_lsn"];
-    !last_commit.is_null() && lsn(last_commit) > lsn(&checkpoint["flush_lsn"])
+    let last_commit = &checkpoint["last_written"]["commit_lsn"];
+    let restart_lsn = &checkpoint["restart_point"]["flush_lsn"];
+    !last_commit.is_null() && (restart_lsn.is_null() || lsn(last_commit) > lsn(restart_lsn))
 }
 
 /// Writes the config with `(max_batch_events, max_batch_millis)`; same pipeline, slot and checkpoint.
@@ -187,6 +188,10 @@ async fn postgres_15_kill_and_restart_mid_stream_loses_and_repeats_nothing() {
         caught_up && actual == expected,
         "seed {seed}: output differs from the committed changes (caught up: {caught_up}): {}",
         describe_difference(&expected, &actual)
+    );
+    assert!(
+        mid_transaction_restarts > 0,
+        "seed {seed}: at least one restart resumed inside a transaction (small batches cut large ones)"
     );
     let sizes = |transactions: &[Vec<Change>]| transactions.iter().map(Vec::len).collect::<Vec<_>>();
     assert_eq!(

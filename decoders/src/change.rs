@@ -14,112 +14,16 @@
 //! - [`Position`]s of one source are totally ordered; positions of two
 //!   different kinds of source cannot be compared (that is an error, not `false`).
 
-use std::cmp::Ordering;
 use std::fmt;
 use std::net::IpAddr;
-use std::str::FromStr;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-/// A PostgreSQL write-ahead-log position (`pg_lsn`), shown as `XXXXXXXX/XXXXXXXX`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
-#[serde(into = "String", try_from = "String")]
-pub struct Lsn(pub u64);
-
-impl Lsn {
-    /// `0/0`: "no position"; START_REPLICATION from it means "from the slot's confirmed position".
-    pub const ZERO: Lsn = Lsn(0);
-}
-
-impl fmt::Display for Lsn {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:X}/{:X}", self.0 >> 32, self.0 & 0xFFFF_FFFF)
-    }
-}
-
-/// Why a text is not an LSN.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid LSN {text:?}: expected two hexadecimal numbers separated by '/', like 16/B374D848")]
-pub struct LsnParseError {
-    text: String,
-}
-
-impl FromStr for Lsn {
-    type Err = LsnParseError;
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let error = || LsnParseError { text: text.to_owned() };
-        let (high, low) = text.split_once('/').ok_or_else(error)?;
-        let high = u32::from_str_radix(high, 16).map_err(|_| error())?;
-        let low = u32::from_str_radix(low, 16).map_err(|_| error())?;
-        Ok(Lsn((u64::from(high) << 32) | u64::from(low)))
-    }
-}
-
-impl From<Lsn> for String {
-    fn from(lsn: Lsn) -> String {
-        lsn.to_string()
-    }
-}
-
-impl TryFrom<String> for Lsn {
-    type Error = LsnParseError;
-    fn try_from(text: String) -> Result<Self, Self::Error> {
-        text.parse()
-    }
-}
-
-/// Where a change sits in its PostgreSQL source's history.
-///
-/// Ordered by `(commit_lsn, lsn)`: event LSNs are not monotonic across
-/// transactions (transactions interleave in the WAL), but commit LSNs are, and
-/// within one transaction the events are in LSN order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct PgPosition {
-    /// LSN of the commit record of the change's transaction.
-    pub commit_lsn: Lsn,
-    /// LSN of the change itself (for a transaction's end marker: its end LSN).
-    pub lsn: Lsn,
-}
-
-impl fmt::Display for PgPosition {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}", self.commit_lsn, self.lsn)
-    }
-}
-
-/// The position of a change in its source's log; ordered within one kind of source.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(tag = "source", rename_all = "snake_case")]
-pub enum Position {
-    /// A PostgreSQL logical replication position.
-    Postgres(PgPosition),
-}
-
-/// Comparing positions from different kinds of source is a mistake of the caller.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("cannot compare position {left} with position {right}: they come from different kinds of source")]
-pub struct PositionMismatch {
-    left: String,
-    right: String,
-}
-
-impl Position {
-    /// Orders two positions of the same source kind.
-    pub fn compare(&self, other: &Position) -> Result<Ordering, PositionMismatch> {
-        match (self, other) {
-            (Position::Postgres(left), Position::Postgres(right)) => Ok(left.cmp(right)),
-        }
-    }
-}
-
-impl fmt::Display for Position {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Position::Postgres(position) => write!(f, "postgres:{position}"),
-        }
-    }
-}
+pub use crate::position::{
+    BinlogPosition, Lsn, LsnParseError, PgPosition, PgRecordPosition, Position, PositionMismatch, RestartPoint,
+    SourceOrigin,
+};
 
 /// A table's identity: PostgreSQL schema (or MySQL database) and table name.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

@@ -16,3 +16,4 @@
 pub mod change;
 pub mod pgoutput;
 pub mod pgvalue;
+pub mod position;

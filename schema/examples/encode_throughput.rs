@@ -53,6 +53,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 after: Some(row),
                 position: Position::Postgres(PgPosition {
                     commit_lsn: Lsn(id as u64 * 200),
+                    change_ordinal: 1,
                     lsn: Lsn(id as u64 * 100),
                 }),
                 commit_time_micros: 1_700_000_000_000_000 + id * 1000,

@@ -29,8 +29,9 @@ pub use self::kafka::{KafkaDelivery, KafkaSinkConfig};
 pub const DEFAULT_QUEUE_BYTES: u64 = 16 * 1024 * 1024;
 /// Default largest number of events in one batch handed to a sink.
 pub const DEFAULT_BATCH_EVENTS: usize = 4096;
-/// Default longest time a partial batch waits before it is flushed.
-pub const DEFAULT_BATCH_MILLIS: u64 = 100;
+/// Default longest time a partial batch waits for more changes: 0 cuts it as soon as the
+/// source has nothing more ready (so an idle-ish stream is written at once).
+pub const DEFAULT_BATCH_MILLIS: u64 = 0;
 /// Default snapshot parallelism.
 pub const DEFAULT_SNAPSHOT_WORKERS: usize = 1;
 /// Prefix of environment variables that override configuration keys.
@@ -106,6 +107,10 @@ pub struct PipelineConfig {
     /// Memory bounds between source and sink.
     #[serde(default)]
     pub buffer: BufferConfig,
+    /// Set by `wellhead run --accept-gap <name>`, never by the file: continue over a gap
+    /// (a missing slot, a slot confirmed beyond the checkpoint) once, with a warning.
+    #[serde(skip)]
+    pub accept_gap: bool,
 }
 
 /// The database a pipeline reads.
@@ -319,7 +324,8 @@ pub struct BufferConfig {
     /// Most events in one batch.
     #[serde(default = "default_batch_events")]
     pub max_batch_events: usize,
-    /// Longest a partial batch waits, in milliseconds.
+    /// Longest a partial batch waits for more changes, in milliseconds; 0 (the default)
+    /// cuts it as soon as the source has nothing more ready.
     #[serde(default = "default_batch_millis")]
     pub max_batch_millis: u64,
 }
@@ -523,6 +529,19 @@ impl Config {
             });
         }
         Ok(RegistryStorage::Kafka { dir, sink: Box::new(first.clone()), topic: topic.clone() })
+    }
+}
+
+impl Config {
+    /// Marks the pipelines named (by `wellhead run --accept-gap`) to continue over a gap once.
+    pub fn accept_gaps(&mut self, names: &[String]) -> Result<(), ConfigError> {
+        for name in names {
+            let pipeline = self.pipelines.iter_mut().find(|pipeline| pipeline.name == *name).ok_or_else(|| {
+                ConfigError::Invalid { field: "--accept-gap".into(), rule: format!("no pipeline is named {name:?}") }
+            })?;
+            pipeline.accept_gap = true;
+        }
+        Ok(())
     }
 }
 

@@ -1,25 +1,31 @@
-//! Wiring of one pipeline: source task → bounded batch queue → sink thread →
-//! checkpoint → acknowledgement back to the source. Only connects things.
+//! Wiring of one pipeline, and the policy that every source and sink shares:
+//! restart de-duplication and batching (the [`Outlet`]), reconnecting a source
+//! and restarting a pipeline after transient failures (one [`Backoff`]).
 //!
 //! ```text
-//!  ┌────────┐ Batch ┌──────────────┐ write+fsync ┌────────────┐ save ┌────────────┐
-//!  │ source ├──────►│ queue (bytes)├────────────►│ sink thread├─────►│ checkpoint │
-//!  └───▲────┘       └──────────────┘             └─────┬──────┘      └────────────┘
-//!      └──────────── watch<flush_lsn> (ack only after the checkpoint is saved) ┘
+//!  ┌────────┐ push ┌────────┐ Batch ┌──────────────┐ write+commit ┌────────────┐
+//!  │ source ├─────►│ outlet ├──────►│ queue (bytes)├─────────────►│ sink thread│─► checkpoint
+//!  └───▲────┘      └────────┘       └──────────────┘              └─────┬──────┘
+//!      └──────── watch<restart point> (only after the checkpoint is durable) ┘
 //! ```
+//!
+//! A source that fails transiently is started again with the same outlet (its
+//! resends are dropped there); a sink that fails transiently restarts the whole
+//! pipeline from the last committed checkpoint. Definite failures stop it.
 
-pub mod batch;
+pub mod backoff;
 
 use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
-use wellhead_decoders::change::Lsn;
 
-use crate::config::{PipelineConfig, SourceConfig};
+use self::backoff::Backoff;
+use crate::batch::{AckReceiver, Outlet, batch_queue};
+use crate::config::PipelineConfig;
 use crate::registry::SchemaRegistry;
 use crate::sink::{self, SinkError};
-use crate::source::postgres::{PostgresSource, SourceError};
-use crate::telemetry::Metrics;
+use crate::source::{self, ChangeSource, SourceError};
+use crate::telemetry::{Metrics, PipelineLabel};
 
 /// A pipeline stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -28,27 +34,20 @@ pub enum PipelineError {
     Source { pipeline: String, source: SourceError },
     #[error("pipeline {pipeline}: {source}")]
     Sink { pipeline: String, source: SinkError },
-    #[error("pipeline {pipeline}: {source}")]
-    Checkpoint { pipeline: String, source: crate::checkpoint::CheckpointError },
     #[error("pipeline {pipeline}: the sink thread panicked")]
     SinkPanicked { pipeline: String },
 }
 
-/// Longest wait between two starts of a pipeline that failed in a way a retry may fix.
-const MAX_RESTART_DELAY: Duration = Duration::from_secs(30);
-/// A run this long resets the restart delay to its minimum.
-const HEALTHY_RUN: Duration = Duration::from_secs(60);
-
 /// Runs one pipeline until `shutdown` turns true (then flushes and checkpoints) or it
-/// fails for good. A failure a retry may fix (a Kafka broker away) starts the pipeline
-/// again from its last committed checkpoint, after a capped exponential backoff with jitter.
+/// fails for good. A sink failure a retry may fix (a Kafka broker away) starts the pipeline
+/// again from its last committed checkpoint, after the backoff.
 pub async fn run_pipeline(
     config: PipelineConfig,
     mut shutdown: watch::Receiver<bool>,
     metrics: Metrics,
     registry: SchemaRegistry,
 ) -> Result<(), PipelineError> {
-    let mut failures = 0u32;
+    let mut backoff = Backoff::default();
     loop {
         let started = Instant::now();
         let result = run_pipeline_once(config.clone(), shutdown.clone(), metrics.clone(), registry.clone()).await;
@@ -58,22 +57,13 @@ pub async fn run_pipeline(
             }
             other => return other,
         };
-        failures = if started.elapsed() >= HEALTHY_RUN { 1 } else { failures.saturating_add(1) };
-        let delay = restart_delay(failures);
+        let delay = backoff.failed(started);
         tracing::warn!(%error, retry_in_ms = delay.as_millis() as u64, "Pipeline stopped; starting again from its last committed checkpoint.");
         tokio::select! {
             _ = tokio::time::sleep(delay) => {}
             _ = shutdown.wait_for(|stop| *stop) => return Ok(()),
         }
     }
-}
-
-/// 250 ms doubling per failure up to [`MAX_RESTART_DELAY`], minus up to a quarter at random
-/// (instances restarted together do not stampede the broker).
-pub fn restart_delay(failures: u32) -> Duration {
-    let base =
-        Duration::from_millis(250).saturating_mul(1 << failures.saturating_sub(1).min(10)).min(MAX_RESTART_DELAY);
-    base.mul_f64(1.0 - rand::random::<f64>() * 0.25)
 }
 
 async fn run_pipeline_once(
@@ -83,34 +73,67 @@ async fn run_pipeline_once(
     registry: SchemaRegistry,
 ) -> Result<(), PipelineError> {
     let pipeline = config.name.clone();
+    let sink_error = |source| PipelineError::Sink { pipeline: pipeline.clone(), source };
+    let panicked = || PipelineError::SinkPanicked { pipeline: pipeline.clone() };
     // Opening a sink may block (Kafka's transactional producer fences, then the checkpoint is read back).
     let open_config = config.clone();
     let open_metrics = metrics.clone();
     let (sink, resume_from) = tokio::task::spawn_blocking(move || sink::open(&open_config, registry, open_metrics))
         .await
-        .map_err(|_| PipelineError::SinkPanicked { pipeline: pipeline.clone() })?
-        .map_err(|source| PipelineError::Sink { pipeline: pipeline.clone(), source })?;
-    let (sender, receiver) = batch::batch_queue(config.buffer.max_bytes);
-    let (ack_sender, ack_receiver) = watch::channel(resume_from.flush_lsn);
+        .map_err(|_| panicked())?
+        .map_err(sink_error)?;
+    let mut source = source::build(&config, &resume_from, metrics.clone())
+        .map_err(|source| PipelineError::Source { pipeline: pipeline.clone(), source })?;
+    let (sender, receiver) = batch_queue(config.buffer.max_bytes);
+    let (ack_sender, ack_receiver) = watch::channel(resume_from.restart_point.clone());
+    let limits = (
+        config.buffer.max_batch_events,
+        usize::try_from(config.buffer.max_bytes / 4).unwrap_or(usize::MAX),
+        Duration::from_millis(config.buffer.max_batch_millis),
+    );
+    let mut outlet = Outlet::new(sender, limits, resume_from.last_written.clone(), resume_from.restart_point.clone());
     let sink_metrics = metrics.clone();
     let sink_pipeline = pipeline.clone();
-    let sink_resume = resume_from.clone();
     let sink_thread = tokio::task::spawn_blocking(move || {
-        sink::drain(sink, sink_resume, receiver, ack_sender, &sink_metrics, &sink_pipeline)
+        sink::drain(sink, resume_from, receiver, ack_sender, &sink_metrics, &sink_pipeline)
     });
-    let source_result = match &config.source {
-        SourceConfig::Postgres(source_config) => {
-            let source = PostgresSource::new(&config, source_config.clone(), resume_from, metrics);
-            source.run(sender, ack_receiver, shutdown).await
-        }
-        SourceConfig::Mysql(_) => Ok(()),
-    };
-    let sink_result = sink_thread.await.map_err(|_| PipelineError::SinkPanicked { pipeline: pipeline.clone() })?;
+    let source_result =
+        stream_with_reconnects(&mut source, &mut outlet, ack_receiver, shutdown, &metrics, &pipeline).await;
+    if outlet.resends_dropped() > 0 {
+        tracing::info!(%pipeline, resends_dropped = outlet.resends_dropped(), "Dropped changes the pipeline already held (sent again after a reconnection).");
+    }
+    // Closing the outlet closes the queue: the sink writes what is queued, commits and returns.
+    drop(outlet);
+    let sink_result = sink_thread.await.map_err(|_| panicked())?;
     // A failed sink is the cause; the source then only saw its queue close (`SinkStopped`).
-    sink_result.map_err(|source| PipelineError::Sink { pipeline: pipeline.clone(), source })?;
-    source_result.map_err(|source| PipelineError::Source { pipeline, source })?;
-    Ok(())
+    sink_result.map_err(sink_error)?;
+    source_result.map_err(|source| PipelineError::Source { pipeline: pipeline.clone(), source })
 }
 
-/// The flush LSN acknowledged so far.
-pub type AckReceiver = watch::Receiver<Lsn>;
+/// Streams from `source` until shutdown; after a transient failure, waits for the backoff
+/// and streams again into the same outlet (which drops what the source sends again).
+async fn stream_with_reconnects(
+    source: &mut impl ChangeSource,
+    outlet: &mut Outlet,
+    mut acks: AckReceiver,
+    mut shutdown: watch::Receiver<bool>,
+    metrics: &Metrics,
+    pipeline: &str,
+) -> Result<(), SourceError> {
+    let mut backoff = Backoff::default();
+    loop {
+        let started = Instant::now();
+        let error = match source.stream(outlet, &mut acks, &mut shutdown).await {
+            Ok(()) => return Ok(()),
+            Err(error) if error.is_transient() && !*shutdown.borrow() => error,
+            Err(error) => return Err(error),
+        };
+        let delay = backoff.failed(started);
+        tracing::warn!(%pipeline, %error, retry_in_ms = delay.as_millis() as u64, "Source interrupted; reconnecting.");
+        metrics.reconnects.get_or_create(&PipelineLabel { pipeline: pipeline.to_owned() }).inc();
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = shutdown.wait_for(|stop| *stop) => return Ok(()),
+        }
+    }
+}

@@ -1,15 +1,21 @@
 //! JSON lines in `<dir>/<pipeline>.jsonl`, exactly once across crashes: the
-//! checkpoint records the file length it covers, and on start the file is
-//! truncated back to that length, dropping lines written after the last
-//! checkpoint (the source sends them again).
+//! checkpoint records the file length it covers, and the file is truncated back
+//! to that length, dropping lines written after the last checkpoint (the source
+//! sends them again).
+//!
+//! The truncation waits for the first write or commit, which come only after
+//! the source accepted the checkpoint: a start the source refuses (an older
+//! checkpoint restored, a slot gone) leaves the file as it was, so restoring
+//! the right checkpoint still works.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
+use wellhead_decoders::change::ChangeEvent;
+
+use super::SinkError;
 use super::json::{SourceInfo, write_envelope};
-use super::{SinkError, now_millis};
-use crate::pipeline::batch::Batch;
 
 /// Appends envelopes to one file per pipeline.
 #[derive(Debug)]
@@ -19,6 +25,8 @@ pub struct JsonlSink {
     source: SourceInfo,
     line: String,
     length: u64,
+    /// Bytes after the checkpoint still to cut off before anything is written.
+    truncate_pending: bool,
 }
 
 impl JsonlSink {
@@ -46,30 +54,45 @@ impl JsonlSink {
                 expected: checkpointed_length,
             });
         }
-        if found > checkpointed_length {
-            tracing::info!(path = %path.display(), dropped_bytes = found - checkpointed_length, "Truncating output written after the last checkpoint.");
-            file.set_len(checkpointed_length).map_err(io_error)?;
-            file.sync_all().map_err(io_error)?;
-        }
         let mut writer = BufWriter::with_capacity(1 << 20, file);
         use std::io::Seek;
         writer.seek(std::io::SeekFrom::Start(checkpointed_length)).map_err(io_error)?;
-        Ok(JsonlSink { path, writer, source, line: String::with_capacity(4096), length: checkpointed_length })
+        Ok(JsonlSink {
+            path,
+            writer,
+            source,
+            line: String::with_capacity(4096),
+            length: checkpointed_length,
+            truncate_pending: found > checkpointed_length,
+        })
     }
 
-    pub fn write(&mut self, batch: &Batch) -> Result<(), SinkError> {
-        let now = now_millis();
-        for event in &batch.events {
-            self.line.clear();
-            write_envelope(&mut self.line, event, &self.source, now);
-            self.line.push('\n');
-            self.writer.write_all(self.line.as_bytes()).map_err(|source| self.io_error(source))?;
-            self.length += self.line.len() as u64;
+    /// Cuts the file back to the checkpoint's length, once, before the first write.
+    fn truncate_if_pending(&mut self) -> Result<(), SinkError> {
+        if !self.truncate_pending {
+            return Ok(());
         }
+        let file = self.writer.get_ref();
+        let found = file.metadata().map_err(|source| self.io_error(source))?.len();
+        tracing::info!(path = %self.path.display(), dropped_bytes = found.saturating_sub(self.length), "Truncating output written after the last checkpoint.");
+        file.set_len(self.length).map_err(|source| self.io_error(source))?;
+        file.sync_all().map_err(|source| self.io_error(source))?;
+        self.truncate_pending = false;
+        Ok(())
+    }
+
+    pub fn write_event(&mut self, event: &ChangeEvent, now_ms: i64) -> Result<(), SinkError> {
+        self.truncate_if_pending()?;
+        self.line.clear();
+        write_envelope(&mut self.line, event, &self.source, now_ms);
+        self.line.push('\n');
+        self.writer.write_all(self.line.as_bytes()).map_err(|source| self.io_error(source))?;
+        self.length += self.line.len() as u64;
         Ok(())
     }
 
     pub fn make_durable(&mut self) -> Result<u64, SinkError> {
+        self.truncate_if_pending()?;
         self.writer.flush().map_err(|source| self.io_error(source))?;
         self.writer.get_ref().sync_data().map_err(|source| self.io_error(source))?;
         Ok(self.length)

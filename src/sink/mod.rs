@@ -1,8 +1,9 @@
 //! Sinks: where batches become durable output, then a checkpoint, then an ack.
 //!
 //! ```text
-//!  queue ─► drain(): take every queued batch ─► Sink::write ─► Sink::make_durable
-//!          ─► CheckpointStore::save ─► ack(flush_lsn) to the source
+//!  queue ─► drain(): take every queued batch ─► Sink::write_event (each change)
+//!          ─► Checkpoint::record_* (the one place the checkpoint advances)
+//!          ─► Sink::commit (durable output + checkpoint) ─► ack(restart point) to the source
 //! ```
 //!
 //! `drain` runs on a blocking thread: writing and encoding are CPU and disk work
@@ -19,12 +20,11 @@ mod stdout;
 
 use std::collections::HashMap;
 
-use tokio::sync::watch;
-use wellhead_decoders::change::{Lsn, Operation};
+use wellhead_decoders::change::{ChangeEvent, Operation};
 
-use crate::checkpoint::{Checkpoint, CheckpointError, CheckpointStore};
+use crate::batch::{AckSender, BatchReceiver};
+use crate::checkpoint::{Checkpoint, CheckpointError, CheckpointStore, SinkState};
 use crate::config::{PipelineConfig, SinkConfig, SourceConfig};
-use crate::pipeline::batch::{Batch, BatchReceiver};
 use crate::registry::SchemaRegistry;
 use crate::telemetry::{ChangeLabels, Metrics, PipelineLabel};
 
@@ -142,7 +142,7 @@ fn build_local(
     registry: SchemaRegistry,
     metrics: Metrics,
 ) -> Result<LocalOutput, SinkError> {
-    let sink_offset = resume_from.sink_offset;
+    let sink_offset = resume_from.sink.offset;
     let source = source_info(config);
     match &config.sink {
         SinkConfig::Stdout {} => Ok(LocalOutput::Stdout(stdout::StdoutSink::new(source))),
@@ -194,16 +194,17 @@ fn source_info(config: &PipelineConfig) -> SourceInfo {
 }
 
 impl Sink {
-    fn write(&mut self, batch: &Batch) -> Result<(), SinkError> {
+    /// Writes one change; `covered` is the checkpoint of everything written before it.
+    fn write_event(&mut self, event: &ChangeEvent, covered: &Checkpoint, now_ms: i64) -> Result<(), SinkError> {
         let local = match self {
-            Sink::Kafka(sink) => return sink.write(batch),
+            Sink::Kafka(sink) => return sink.write_event(event, now_ms),
             Sink::Local(local) => local.as_mut(),
         };
         match &mut local.output {
-            LocalOutput::Stdout(sink) => sink.write(batch),
-            LocalOutput::Null(sink) => sink.write(batch),
-            LocalOutput::Jsonl(sink) => sink.write(batch),
-            LocalOutput::Files(sink) => sink.write(batch, &mut local.store),
+            LocalOutput::Stdout(sink) => sink.write_event(event, now_ms),
+            LocalOutput::Null(sink) => sink.write_event(event, now_ms),
+            LocalOutput::Jsonl(sink) => sink.write_event(event, now_ms),
+            LocalOutput::Files(sink) => sink.write_event(event, now_ms, covered, &mut local.store),
         }
     }
 
@@ -220,10 +221,10 @@ impl Sink {
     }
 
     /// Commits what waits for time to pass (old files); nothing for the other sinks.
-    fn commit_if_due(&mut self) -> Result<Option<Checkpoint>, SinkError> {
+    fn commit_if_due(&mut self, covered: &Checkpoint) -> Result<Option<Checkpoint>, SinkError> {
         match self {
             Sink::Local(local) => match &mut local.output {
-                LocalOutput::Files(sink) => sink.commit(&mut local.store),
+                LocalOutput::Files(sink) => sink.commit(covered, &mut local.store),
                 _ => Ok(None),
             },
             Sink::Kafka(_) => Ok(None),
@@ -231,11 +232,11 @@ impl Sink {
     }
 
     /// Commits whatever is still open at a clean stop.
-    fn close(&mut self, covered: Checkpoint) -> Result<Option<Checkpoint>, SinkError> {
+    fn close(&mut self, covered: &Checkpoint) -> Result<Option<Checkpoint>, SinkError> {
         match self {
-            Sink::Kafka(sink) => sink.close(),
+            Sink::Kafka(sink) => sink.close(covered),
             Sink::Local(local) => match &mut local.output {
-                LocalOutput::Files(sink) => sink.close(&mut local.store).map(Some),
+                LocalOutput::Files(sink) => sink.close(covered, &mut local.store).map(Some),
                 _ => self.commit(covered),
             },
         }
@@ -243,19 +244,20 @@ impl Sink {
 
     /// Makes everything written so far durable and saves `covered` (the checkpoint of
     /// everything written) with the sink's own state; returns the checkpoint saved.
-    fn commit(&mut self, mut covered: Checkpoint) -> Result<Option<Checkpoint>, SinkError> {
+    fn commit(&mut self, covered: &Checkpoint) -> Result<Option<Checkpoint>, SinkError> {
         let local = match self {
-            Sink::Kafka(sink) => return sink.commit(),
+            Sink::Kafka(sink) => return sink.commit(covered),
             Sink::Local(local) => local.as_mut(),
         };
-        covered.sink_offset = match &mut local.output {
+        let offset = match &mut local.output {
             LocalOutput::Stdout(sink) => sink.make_durable()?,
             LocalOutput::Null(sink) => sink.encoded_bytes(),
             LocalOutput::Jsonl(sink) => sink.make_durable()?,
-            LocalOutput::Files(sink) => return sink.commit(&mut local.store),
+            LocalOutput::Files(sink) => return sink.commit(covered, &mut local.store),
         };
-        local.store.save(covered.clone())?;
-        Ok(Some(covered))
+        let saved = Checkpoint { sink: SinkState { offset, pending_renames: Vec::new() }, ..covered.clone() };
+        local.store.save(saved.clone())?;
+        Ok(Some(saved))
     }
 }
 
@@ -264,12 +266,12 @@ const IDLE_COMMIT_INTERVAL: std::time::Duration = std::time::Duration::from_secs
 
 /// Writes batches until the queue closes: each round takes every queued batch,
 /// writes them, then commits once (durable output and checkpoint), then acks
-/// what the commit made durable.
+/// what the commit made durable. The checkpoint advances here and only here.
 pub fn drain(
     mut sink: Sink,
     resume_from: Checkpoint,
     mut receiver: BatchReceiver,
-    acks: watch::Sender<Lsn>,
+    acks: AckSender,
     metrics: &Metrics,
     pipeline: &str,
 ) -> Result<(), SinkError> {
@@ -277,6 +279,10 @@ pub fn drain(
     let mut op_counts: HashMap<Operation, u64> = HashMap::new();
     sink.save_initial_checkpoint()?;
     let mut covered = resume_from;
+    // A run that received nothing (its source refused to start, say) commits nothing at the
+    // end either: committing would line the output up with a checkpoint the source did not
+    // accept (the jsonl sink truncates then).
+    let mut received_any = false;
     let runtime = tokio::runtime::Handle::current();
     loop {
         // Wake up now and then without batches, so that time-based commits (file rolls) happen.
@@ -284,38 +290,36 @@ pub fn drain(
             Ok(Some(batch)) => batch,
             Ok(None) => break,
             Err(_) => {
-                if let Some(saved) = sink.commit_if_due()? {
-                    acks.send_replace(saved.flush_lsn);
+                if let Some(saved) = sink.commit_if_due(&covered)? {
+                    acks.send_replace(saved.restart_point);
                 }
                 continue;
             }
         };
+        received_any = true;
         let mut round = vec![first];
         while let Ok(next) = receiver.try_recv() {
             round.push(next);
         }
+        let now = now_millis();
         let mut advanced = false;
         for batch in &round {
-            sink.write(batch)?;
             for event in &batch.events {
+                sink.write_event(event, &covered, now)?;
+                covered.record_written(&event.position)?;
                 *op_counts.entry(event.operation).or_default() += 1;
             }
-            if batch.last_position.is_some() {
-                covered.last_position = batch.last_position.clone();
-                advanced = true;
+            if let Some(point) = &batch.restart_point {
+                covered.record_restart_point(point)?;
             }
-            if batch.flush_lsn > covered.flush_lsn {
-                covered.flush_lsn = batch.flush_lsn;
-                advanced = true;
+            for update in &batch.updates {
+                covered.record_update(update);
             }
+            advanced |= !batch.events.is_empty() || batch.restart_point.is_some() || !batch.updates.is_empty();
         }
-        if advanced && let Some(saved) = sink.commit(covered.clone())? {
-            acks.send_replace(saved.flush_lsn);
+        if advanced && let Some(saved) = sink.commit(&covered)? {
+            acks.send_replace(saved.restart_point);
             metrics.checkpoints.get_or_create(&pipeline_label).inc();
-            metrics
-                .checkpoint_lsn
-                .get_or_create(&pipeline_label)
-                .set(i64::try_from(saved.flush_lsn.0).unwrap_or(i64::MAX));
             for (operation, count) in op_counts.drain() {
                 let labels = ChangeLabels { pipeline: pipeline.to_owned(), op: operation.code().to_owned() };
                 metrics.changes.get_or_create(&labels).inc_by(count);
@@ -324,8 +328,8 @@ pub fn drain(
         // Dropping the round releases its memory permits to the source.
         drop(round);
     }
-    if let Some(saved) = sink.close(covered)? {
-        acks.send_replace(saved.flush_lsn);
+    if received_any && let Some(saved) = sink.close(&covered)? {
+        acks.send_replace(saved.restart_point);
     }
     Ok(())
 }

@@ -5,11 +5,10 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use wellhead_decoders::change::{TableName, TableSchema};
+use wellhead_decoders::change::{ChangeEvent, TableName, TableSchema};
 use wellhead_schema::avro::{EnvelopeEncoder, SourceFields, SourceKind};
 
-use super::{SinkError, now_millis};
-use crate::pipeline::batch::Batch;
+use super::SinkError;
 
 /// Discards encoded envelopes, counting their bytes.
 #[derive(Debug)]
@@ -26,22 +25,19 @@ impl NullSink {
         NullSink { source_kind, source, encoders: HashMap::new(), datum: Vec::with_capacity(4096), encoded: 0 }
     }
 
-    pub fn write(&mut self, batch: &Batch) -> Result<(), SinkError> {
-        let now = now_millis();
-        for event in &batch.events {
-            let table = &event.schema.table;
-            let current = self.encoders.get(table).is_some_and(|(schema, _)| Arc::ptr_eq(schema, &event.schema));
-            if !current {
-                let encoder = EnvelopeEncoder::new(&event.schema, self.source_kind);
-                self.encoders.insert(table.clone(), (event.schema.clone(), encoder));
-            }
-            let Some((_, encoder)) = self.encoders.get(table) else { continue };
-            self.datum.clear();
-            encoder
-                .encode_envelope(event, &self.source, now, &mut self.datum)
-                .map_err(|source| SinkError::Encode { table: table.to_string(), source: Box::new(source) })?;
-            self.encoded += self.datum.len() as u64;
+    pub fn write_event(&mut self, event: &ChangeEvent, now_ms: i64) -> Result<(), SinkError> {
+        let table = &event.schema.table;
+        let current = self.encoders.get(table).is_some_and(|(schema, _)| Arc::ptr_eq(schema, &event.schema));
+        if !current {
+            let encoder = EnvelopeEncoder::new(&event.schema, self.source_kind);
+            self.encoders.insert(table.clone(), (event.schema.clone(), encoder));
         }
+        let Some((_, encoder)) = self.encoders.get(table) else { return Ok(()) };
+        self.datum.clear();
+        encoder
+            .encode_envelope(event, &self.source, now_ms, &mut self.datum)
+            .map_err(|source| SinkError::Encode { table: table.to_string(), source: Box::new(source) })?;
+        self.encoded += self.datum.len() as u64;
         Ok(())
     }
 

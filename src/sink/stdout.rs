@@ -4,9 +4,10 @@
 
 use std::io::Write;
 
+use wellhead_decoders::change::ChangeEvent;
+
+use super::SinkError;
 use super::json::{SourceInfo, write_envelope};
-use super::{SinkError, now_millis};
-use crate::pipeline::batch::Batch;
 
 /// Writes envelopes to standard output.
 #[derive(Debug)]
@@ -21,16 +22,12 @@ impl StdoutSink {
         StdoutSink { source, line: String::with_capacity(4096), written: 0 }
     }
 
-    pub fn write(&mut self, batch: &Batch) -> Result<(), SinkError> {
-        let now = now_millis();
-        let mut stdout = std::io::stdout().lock();
-        for event in &batch.events {
-            self.line.clear();
-            write_envelope(&mut self.line, event, &self.source, now);
-            self.line.push('\n');
-            stdout.write_all(self.line.as_bytes()).map_err(io_error)?;
-            self.written += self.line.len() as u64;
-        }
+    pub fn write_event(&mut self, event: &ChangeEvent, now_ms: i64) -> Result<(), SinkError> {
+        self.line.clear();
+        write_envelope(&mut self.line, event, &self.source, now_ms);
+        self.line.push('\n');
+        std::io::stdout().lock().write_all(self.line.as_bytes()).map_err(io_error)?;
+        self.written += self.line.len() as u64;
         Ok(())
     }
 

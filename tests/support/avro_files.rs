@@ -83,9 +83,11 @@ pub struct AvroRecord {
 }
 
 impl AvroRecord {
-    /// The source position `(commit_lsn, lsn)`.
+    /// The change's position `(commit_lsn, place in its transaction)`: unique, unlike the
+    /// LSN, which the rows of one COPY page share.
     pub fn position(&self) -> (u64, u64) {
-        (self.commit_lsn.expect("source.commit_lsn"), self.lsn.expect("source.lsn"))
+        let place = self.transaction["total_order"].as_u64().expect("transaction.total_order");
+        (self.commit_lsn.expect("source.commit_lsn"), place)
     }
 
     /// `after`, or `before` for a delete.
@@ -101,8 +103,8 @@ impl AvroRecord {
 }
 
 /// The position a file is named after: `{commit_lsn:016X}-{lsn:016X}`.
-pub fn position_name((commit_lsn, lsn): (u64, u64)) -> String {
-    format!("{commit_lsn:016X}-{lsn:016X}")
+pub fn position_name((commit_lsn, place): (u64, u64)) -> String {
+    format!("{commit_lsn:016X}-{place:016X}")
 }
 
 /// Every record of every final file under `dir`, per topic in file-name order.
@@ -208,12 +210,19 @@ pub fn parse_lsn(text: &str) -> u64 {
     (u64::from_str_radix(high, 16).expect("LSN") << 32) | u64::from_str_radix(low, 16).expect("LSN")
 }
 
-/// The checkpoint's `last_position` as `(commit_lsn, lsn)`.
+/// The checkpoint's `last_written` as `(commit_lsn, place in its transaction)`.
 pub fn checkpoint_position(checkpoint: &serde_json::Value) -> Option<(u64, u64)> {
-    let position = &checkpoint["last_position"];
+    let position = &checkpoint["last_written"];
     if position.is_null() {
         return None;
     }
-    let lsn = |key: &str| position[key].as_str().map(parse_lsn).unwrap_or_else(|| panic!("{key} in {position}"));
-    Some((lsn("commit_lsn"), lsn("lsn")))
+    let commit_lsn =
+        position["commit_lsn"].as_str().map(parse_lsn).unwrap_or_else(|| panic!("commit_lsn in {position}"));
+    let place = position["change_ordinal"].as_u64().unwrap_or_else(|| panic!("change_ordinal in {position}"));
+    Some((commit_lsn, place))
+}
+
+/// The checkpoint's restart LSN (`restart_point.flush_lsn`), if it has one.
+pub fn checkpoint_restart_lsn(checkpoint: &serde_json::Value) -> Option<u64> {
+    checkpoint["restart_point"]["flush_lsn"].as_str().map(parse_lsn)
 }

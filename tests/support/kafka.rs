@@ -5,19 +5,18 @@
 //!
 //! ```text
 //!  wellhead ─► broker: <db>.public.<table> (key, value), _wellhead_checkpoints_<db>
-//!  committed_view(topic) ─► raw log, COMMIT/ABORT markers applied ─► records ─► AvroDecoder (registry by id)
+//!  committed_view(topic) ─► committed_records.py: raw log, COMMIT/ABORT markers applied ─► records
+//!                        ─► AvroDecoder (registry by id)
 //! ```
 //!
 //! Why the raw log: the test broker (nisshi) hands aborted records to
 //! `read_committed` consumers, so a consumer cannot tell what was committed;
-//! `wellhead::kafka::committed_log` works it out from the markers (its own
-//! test, `committed_log_sees_only_committed_records`, checks that against
-//! transactions this test suite commits and aborts itself).
+//! `tests/python/committed_records.py` works it out from the markers with
+//! kafka-python, independently of Wellhead's own reader
+//! (`wellhead::kafka::committed_log`, which reads the checkpoint).
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-
-use wellhead::kafka::committed_log::CommittedLogReader;
 
 use super::TestDatabase;
 
@@ -120,8 +119,8 @@ pub async fn create_writer_tables(db: &TestDatabase) -> Vec<&'static str> {
     tables
 }
 
-/// A writer's change as a Kafka record of `table`'s topic shows it, with its source
-/// position `(commit_lsn, lsn)`. Deletes carry no `seq` (the old row holds only the key).
+/// A writer's change as a Kafka record of `table`'s topic shows it, with its position
+/// `(commit_lsn, place in its transaction)`. Deletes carry no `seq` (the old row holds only the key).
 pub fn writer_change(
     decoder: &mut AvroDecoder,
     table: &'static str,
@@ -133,7 +132,8 @@ pub fn writer_change(
     let seq = if op == 'd' { None } else { row["seq"].as_i64() };
     let id = row["id"].as_i64().expect("id");
     let source = &value["source"];
-    let position = (source["commit_lsn"].as_u64().expect("commit_lsn"), source["lsn"].as_u64().expect("lsn"));
+    let place = value["transaction"]["total_order"].as_u64().expect("transaction.total_order");
+    let position = (source["commit_lsn"].as_u64().expect("commit_lsn"), place);
     (super::writer::Change { table, op, id, seq }, position)
 }
 
@@ -147,19 +147,42 @@ pub struct TopicRecord {
 }
 
 /// Every committed record of `topic` at `brokers`, partition by partition, each in offset order
-/// (empty when the topic does not exist).
+/// (empty when the topic does not exist), as an independent reader works it out from the raw
+/// record batches: `tests/python/committed_records.py` (kafka-python's protocol classes), which
+/// shares no code with Wellhead's own committed-log reader, so that one mistake cannot both
+/// cause a loss and hide it.
 pub fn committed_view(brokers: &str, topic: &str) -> Vec<TopicRecord> {
-    let mut reader = CommittedLogReader::connect(brokers).expect("connect to the Kafka broker");
-    let Some(partitions) = reader.partition_count(topic).expect("topic metadata") else { return Vec::new() };
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/committed_records.py");
+    let output = std::process::Command::new("python3")
+        .arg(&script)
+        .args([brokers, topic])
+        .output()
+        .expect("run committed_records.py (scripts/services up installs its Python packages)");
+    assert!(
+        output.status.success(),
+        "committed_records.py {brokers} {topic} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let hex = |value: &serde_json::Value| {
+        value.as_str().map(|text| {
+            (0..text.len())
+                .step_by(2)
+                .map(|index| u8::from_str_radix(&text[index..index + 2], 16).expect("hex from the reader"))
+                .collect::<Vec<u8>>()
+        })
+    };
     let mut records = Vec::new();
-    for partition in 0..partitions {
-        let log = reader.read_partition(topic, partition).expect("read partition");
-        records.extend(log.committed.into_iter().map(|record| TopicRecord {
-            partition,
-            offset: record.offset,
-            key: record.key.map(|key| key.to_vec()),
-            value: record.value.map(|value| value.to_vec()),
-        }));
+    for line in String::from_utf8_lossy(&output.stdout).lines() {
+        let record: serde_json::Value = serde_json::from_str(line).expect("JSON line from committed_records.py");
+        if record.get("summary").is_some() {
+            continue;
+        }
+        records.push(TopicRecord {
+            partition: i32::try_from(record["partition"].as_i64().expect("partition")).expect("partition"),
+            offset: record["offset"].as_i64().expect("offset"),
+            key: hex(&record["key"]),
+            value: hex(&record["value"]),
+        });
     }
     records
 }

@@ -170,11 +170,32 @@ impl EnvelopeEncoder {
                 write_optional_long(out, Some(self.to_long(position.lsn.0, "LSN")?));
                 write_optional_long(out, Some(self.to_long(position.commit_lsn.0, "commit LSN")?));
             }
-            (SourceKind::Mysql, Position::Postgres(_)) => {
+            (SourceKind::Postgres, Position::PostgresRecord(position)) => {
+                let txid = event.transaction.as_ref().and_then(|transaction| transaction.id.parse::<i64>().ok());
+                write_optional_long(out, txid);
+                write_optional_long(out, Some(self.to_long(position.lsn.0, "LSN")?));
+                write_optional_long(out, Some(self.to_long(position.commit_lsn.0, "commit LSN")?));
+            }
+            (SourceKind::Mysql, Position::Binlog(position)) => {
+                // server_id comes with the MySQL source; gtid, file, pos, row name the change.
+                write_optional_long(out, None);
+                write_optional_string(out, position.gtid.as_deref());
+                write_optional_string(out, Some(&position.file));
+                write_optional_long(out, Some(self.to_long(position.event_offset, "binlog offset")?));
+                write_optional_int(out, Some(i32::try_from(position.row_index).unwrap_or(i32::MAX)));
+            }
+            (SourceKind::Mysql, Position::Postgres(_) | Position::PostgresRecord(_)) => {
                 return Err(EncodeError::PositionMismatch {
                     table: self.table.clone(),
                     position: "PostgreSQL",
                     source_kind: SourceKind::Mysql.connector(),
+                });
+            }
+            (SourceKind::Postgres, Position::Binlog(_)) => {
+                return Err(EncodeError::PositionMismatch {
+                    table: self.table.clone(),
+                    position: "binlog",
+                    source_kind: SourceKind::Postgres.connector(),
                 });
             }
         }
@@ -228,6 +249,21 @@ fn write_optional_long(out: &mut Vec<u8>, value: Option<i64>) {
         Some(value) => {
             write_long(out, 1);
             write_long(out, value);
+        }
+    }
+}
+
+/// An Avro `int` is written as a zig-zag varint, like a long.
+fn write_optional_int(out: &mut Vec<u8>, value: Option<i32>) {
+    write_optional_long(out, value.map(i64::from));
+}
+
+fn write_optional_string(out: &mut Vec<u8>, value: Option<&str>) {
+    match value {
+        None => write_long(out, 0),
+        Some(value) => {
+            write_long(out, 1);
+            write_string(out, value);
         }
     }
 }

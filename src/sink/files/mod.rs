@@ -27,9 +27,9 @@ use wellhead_schema::container::{Codec, ContainerWriter};
 
 use super::SinkError;
 use super::avro_table::TableOutput;
-use crate::checkpoint::{Checkpoint, CheckpointStore, PendingRename};
+use crate::checkpoint::{Checkpoint, CheckpointStore, PendingRename, SinkState};
 use crate::config::{FileCodec, RegistryConfig};
-use crate::pipeline::batch::Batch;
+use crate::durable::sync_parent_dir;
 use crate::registry::SchemaRegistry;
 use crate::telemetry::Metrics;
 
@@ -66,8 +66,6 @@ pub struct FilesSink {
     metrics: Metrics,
     tables: HashMap<TableName, TableOutput>,
     files: HashMap<TableName, OpenFile>,
-    /// What the open files plus the final ones hold.
-    written: Checkpoint,
     oldest_open: Option<Instant>,
     datum: Vec<u8>,
 }
@@ -85,7 +83,7 @@ impl FilesSink {
             move |source| SinkError::Io { path, source }
         };
         fs::create_dir_all(&settings.dir).map_err(io(&settings.dir))?;
-        for rename in &resume_from.pending_renames {
+        for rename in &resume_from.sink.pending_renames {
             if rename.from.exists() {
                 fs::rename(&rename.from, &rename.to).map_err(io(&rename.from))?;
                 sync_parent(&rename.to)?;
@@ -106,54 +104,59 @@ impl FilesSink {
                 }
             }
         }
-        let written = Checkpoint { pending_renames: Vec::new(), ..resume_from.clone() };
         Ok(FilesSink {
             settings,
             registry,
             metrics,
             tables: HashMap::new(),
             files: HashMap::new(),
-            written,
             oldest_open: None,
             datum: Vec::with_capacity(4096),
         })
     }
 
-    /// Appends a batch; a table whose shape changed first rolls every file (with a checkpoint).
-    pub fn write(&mut self, batch: &Batch, store: &mut CheckpointStore) -> Result<(), SinkError> {
-        let now = super::now_millis();
-        for event in &batch.events {
-            self.prepare_table(event, store)?;
-            self.append(event, now)?;
-            self.written.last_position = Some(event.position.clone());
-        }
-        if batch.flush_lsn > self.written.flush_lsn {
-            self.written.flush_lsn = batch.flush_lsn;
-        }
-        Ok(())
+    /// Appends one change; a table whose shape changed first rolls every file, with
+    /// `covered` (the checkpoint of everything written before this change).
+    pub fn write_event(
+        &mut self,
+        event: &ChangeEvent,
+        now_ms: i64,
+        covered: &Checkpoint,
+        store: &mut CheckpointStore,
+    ) -> Result<(), SinkError> {
+        self.prepare_table(event, covered, store)?;
+        self.append(event, now_ms)
     }
 
     /// Rolls when a file is big or old enough; with no open file, checkpoints what
     /// advanced (transactions that wrote nothing here). `None` when nothing became durable.
-    pub fn commit(&mut self, store: &mut CheckpointStore) -> Result<Option<Checkpoint>, SinkError> {
+    pub fn commit(
+        &mut self,
+        covered: &Checkpoint,
+        store: &mut CheckpointStore,
+    ) -> Result<Option<Checkpoint>, SinkError> {
         if self.files.is_empty() {
-            let saved = store.current().map(|current| (&current.last_position, current.flush_lsn));
-            if saved == Some((&self.written.last_position, self.written.flush_lsn)) {
+            if store.current().is_some_and(|saved| !covered.advanced_beyond(saved)) {
                 return Ok(None);
             }
-            return self.roll(store).map(Some);
+            return self.roll(covered, store).map(Some);
         }
         let due = self.oldest_open.is_some_and(|opened| opened.elapsed() >= self.settings.roll_age)
             || self.files.values().any(|file| file.writer.approximate_size() >= self.settings.roll_bytes);
-        if due { self.roll(store).map(Some) } else { Ok(None) }
+        if due { self.roll(covered, store).map(Some) } else { Ok(None) }
     }
 
     /// Finalises everything (a clean stop).
-    pub fn close(&mut self, store: &mut CheckpointStore) -> Result<Checkpoint, SinkError> {
-        self.roll(store)
+    pub fn close(&mut self, covered: &Checkpoint, store: &mut CheckpointStore) -> Result<Checkpoint, SinkError> {
+        self.roll(covered, store)
     }
 
-    fn prepare_table(&mut self, event: &ChangeEvent, store: &mut CheckpointStore) -> Result<(), SinkError> {
+    fn prepare_table(
+        &mut self,
+        event: &ChangeEvent,
+        covered: &Checkpoint,
+        store: &mut CheckpointStore,
+    ) -> Result<(), SinkError> {
         let table = &event.schema.table;
         if self.tables.get(table).is_some_and(|output| output.serves(&event.schema)) {
             return Ok(());
@@ -162,7 +165,7 @@ impl FilesSink {
         let registered = output.register(&self.registry, &self.settings.registry_config);
         if self.files.contains_key(table) || registered.is_err() {
             // Records of the old shape become final before anything of the new shape is written.
-            self.roll(store)?;
+            self.roll(covered, store)?;
         }
         let versions = registered?;
         output.announce(&versions, &self.settings.pipeline, &self.metrics);
@@ -187,9 +190,9 @@ impl FilesSink {
         file.writer.append(&self.datum).map_err(|source| SinkError::Io { path, source })
     }
 
-    /// Finishes and fsyncs every open file, saves the checkpoint with the renames
-    /// it implies, then renames.
-    fn roll(&mut self, store: &mut CheckpointStore) -> Result<Checkpoint, SinkError> {
+    /// Finishes and fsyncs every open file, saves `covered` with the renames it implies,
+    /// then renames; returns the checkpoint saved.
+    fn roll(&mut self, covered: &Checkpoint, store: &mut CheckpointStore) -> Result<Checkpoint, SinkError> {
         let mut renames = Vec::with_capacity(self.files.len());
         for (_, file) in self.files.drain() {
             let path = file.temporary.display().to_string();
@@ -200,14 +203,14 @@ impl FilesSink {
             renames.push(PendingRename { from: file.temporary, to: file.final_path });
         }
         self.oldest_open = None;
-        let checkpoint = Checkpoint { pending_renames: renames.clone(), ..self.written.clone() };
-        store.save(checkpoint)?;
-        for rename in &renames {
+        let checkpoint = Checkpoint { sink: SinkState { offset: 0, pending_renames: renames }, ..covered.clone() };
+        store.save(checkpoint.clone())?;
+        for rename in &checkpoint.sink.pending_renames {
             fs::rename(&rename.from, &rename.to)
                 .map_err(|source| SinkError::Io { path: rename.from.display().to_string(), source })?;
             sync_parent(&rename.to)?;
         }
-        Ok(self.written.clone())
+        Ok(checkpoint)
     }
 }
 
@@ -218,9 +221,8 @@ fn open_file(settings: &FilesSettings, output: &TableOutput, first: &Position) -
         move |source| SinkError::Io { path, source }
     };
     fs::create_dir_all(&dir).map_err(io(&dir))?;
-    let name = match first {
-        Position::Postgres(position) => format!("{:016X}-{:016X}", position.commit_lsn.0, position.lsn.0),
-    };
+    // Unique: a position names one change, and a file's first change is in no other file.
+    let name = first.sortable_name();
     let final_path = dir.join(format!("{name}.avro"));
     let temporary = dir.join(format!(".{name}{TEMPORARY_SUFFIX}"));
     let handle = File::create(&temporary).map_err(io(&temporary))?;
@@ -235,8 +237,5 @@ fn open_file(settings: &FilesSettings, output: &TableOutput, first: &Position) -
 }
 
 fn sync_parent(path: &Path) -> Result<(), SinkError> {
-    let Some(dir) = path.parent() else { return Ok(()) };
-    File::open(dir)
-        .and_then(|handle| handle.sync_all())
-        .map_err(|source| SinkError::Io { path: dir.display().to_string(), source })
+    sync_parent_dir(path).map_err(|source| SinkError::Io { path: path.display().to_string(), source })
 }

@@ -50,7 +50,24 @@ pub fn write_envelope(out: &mut String, event: &ChangeEvent, source: &SourceInfo
     let _ = write!(out, ",\"snapshot\":{},\"ts_ms\":{}", event.snapshot, event.commit_time_micros.div_euclid(1000));
     match &event.position {
         Position::Postgres(position) => {
+            let _ = write!(
+                out,
+                ",\"lsn\":{},\"commit_lsn\":{},\"change_ordinal\":{}",
+                position.lsn.0, position.commit_lsn.0, position.change_ordinal
+            );
+        }
+        Position::PostgresRecord(position) => {
             let _ = write!(out, ",\"lsn\":{},\"commit_lsn\":{}", position.lsn.0, position.commit_lsn.0);
+        }
+        Position::Binlog(position) => {
+            out.push_str(",\"file\":");
+            write_string(out, &position.file);
+            let _ = write!(out, ",\"pos\":{},\"row\":{}", position.event_offset, position.row_index);
+            out.push_str(",\"gtid\":");
+            match &position.gtid {
+                Some(gtid) => write_string(out, gtid),
+                None => out.push_str("null"),
+            }
         }
     }
     match &event.transaction {

@@ -42,7 +42,6 @@ use crate::config::{KafkaDelivery, KafkaSinkConfig, RegistryConfig};
 use crate::kafka::client::{self, FailureKind};
 use crate::kafka::committed_log::{CommittedLogError, CommittedLogReader};
 use crate::kafka::topics::{self, TopicCreator, TopicKind};
-use crate::pipeline::batch::Batch;
 use crate::registry::SchemaRegistry;
 use crate::telemetry::Metrics;
 
@@ -87,8 +86,6 @@ pub struct KafkaSink {
     /// Reads the checkpoint back: at start, and after each commit (see [`KafkaSink::verify_committed`]).
     checkpoint_log: CommittedLogReader,
     tables: HashMap<TableName, KafkaTable>,
-    /// What was produced, committed or not.
-    written: Checkpoint,
     /// What the last commit covered.
     committed: Checkpoint,
     transaction_open: bool,
@@ -135,7 +132,7 @@ impl KafkaSink {
         let checkpoint = read_checkpoint(&mut checkpoint_log, config, &pipeline)?;
         match &checkpoint {
             Some(found) => {
-                tracing::info!(%pipeline, topic = %config.checkpoint_topic, position = ?found.last_position, "Resuming after the checkpoint committed in Kafka.")
+                tracing::info!(%pipeline, topic = %config.checkpoint_topic, last_written = ?found.last_written, "Resuming after the checkpoint committed in Kafka.")
             }
             None => {
                 tracing::info!(%pipeline, topic = %config.checkpoint_topic, "No checkpoint in Kafka yet: starting at the slot's position.")
@@ -150,7 +147,6 @@ impl KafkaSink {
             topics,
             checkpoint_log,
             tables: HashMap::new(),
-            written: checkpoint.clone(),
             committed: checkpoint.clone(),
             transaction_open: false,
             key: Vec::with_capacity(256),
@@ -159,29 +155,18 @@ impl KafkaSink {
         Ok((sink, checkpoint))
     }
 
-    /// Produces a batch's records into the open transaction.
-    pub fn write(&mut self, batch: &Batch) -> Result<(), SinkError> {
-        let now = super::now_millis();
-        for event in &batch.events {
-            self.prepare_table(event)?;
-            self.produce_event(event, now)?;
-        }
-        // The batch's last position is its last event's (or, without events, the stream's).
-        if let Some(position) = &batch.last_position {
-            self.written.last_position = Some(position.clone());
-        }
-        if batch.flush_lsn > self.written.flush_lsn {
-            self.written.flush_lsn = batch.flush_lsn;
-        }
-        Ok(())
+    /// Produces one change's records into the open transaction.
+    pub fn write_event(&mut self, event: &ChangeEvent, now_ms: i64) -> Result<(), SinkError> {
+        self.prepare_table(event)?;
+        self.produce_event(event, now_ms)
     }
 
-    /// Commits everything produced with the checkpoint; `None` when nothing advanced.
-    pub fn commit(&mut self) -> Result<Option<Checkpoint>, SinkError> {
-        if self.written == self.committed {
+    /// Commits everything produced with `covered` as the checkpoint; `None` when nothing advanced.
+    pub fn commit(&mut self, covered: &Checkpoint) -> Result<Option<Checkpoint>, SinkError> {
+        if !covered.advanced_beyond(&self.committed) {
             return Ok(None);
         }
-        let record = checkpoint::encode(&self.written, &self.settings.pipeline);
+        let record = checkpoint::encode(covered, &self.settings.pipeline);
         match self.settings.config.delivery {
             KafkaDelivery::ExactlyOnce => {
                 let started = std::time::Instant::now();
@@ -198,7 +183,7 @@ impl KafkaSink {
                 self.flush_all("writing the checkpoint")?;
             }
         }
-        self.committed = self.written.clone();
+        self.committed = covered.clone();
         Ok(Some(self.committed.clone()))
     }
 
@@ -330,8 +315,8 @@ impl KafkaSink {
     }
 
     /// Commits what is open at a clean stop.
-    pub fn close(&mut self) -> Result<Option<Checkpoint>, SinkError> {
-        let committed = self.commit()?;
+    pub fn close(&mut self, covered: &Checkpoint) -> Result<Option<Checkpoint>, SinkError> {
+        let committed = self.commit(covered)?;
         if let Err(error) = self.producer.flush(COMMIT_TIMEOUT) {
             tracing::warn!(pipeline = %self.settings.pipeline, %error, "Kafka producer did not drain at stop.");
         }

@@ -2,17 +2,22 @@
 //!
 //! ```text
 //!  connect SQL ─► prerequisites ─► tables, publication ─► replication connection
-//!    ─► slot (create or reuse) ─► START_REPLICATION (proto 4 on 16+, 2 on 14-15, 1 before; streaming on)
-//!    ─► stream::Session (until shutdown, or an error: transient ones reconnect with backoff)
+//!    ─► IDENTIFY_SYSTEM + slot ─► identity checks (same cluster, timeline, slot can continue)
+//!    ─► slot created at the first start only ─► START_REPLICATION (proto 4 on 16+, 2 on 14-15, 1 before)
+//!    ─► stream::Session (until shutdown or an error; the pipeline reconnects after transient ones)
 //! ```
 //!
-//! Restart contract: the stream starts at the checkpoint's flush LSN (the server
-//! starts at the slot's confirmed position if that is later); events at or
-//! before the checkpoint's last position are dropped, so nothing is repeated.
+//! Restart contract: the stream starts at the acknowledged restart point's
+//! flush LSN (the server starts at the slot's confirmed position if that is
+//! later); the pipeline's outlet drops what it already holds. A start that
+//! finds another cluster or timeline, a checkpoint beyond the server's WAL, a
+//! missing slot or a slot confirmed beyond the checkpoint refuses with the
+//! changes it cannot recover and the fix, and leaves the slot as it is.
 
 pub mod catalog;
 pub mod codec;
 pub mod connection;
+pub mod identity;
 pub mod params;
 pub mod prerequisites;
 pub mod relations;
@@ -22,16 +27,17 @@ pub mod sql;
 pub mod stream;
 pub mod tls;
 
+use std::collections::BTreeSet;
 use std::path::PathBuf;
-use std::time::Duration;
 
 use tokio::sync::watch;
-use wellhead_decoders::change::{PgPosition, Position};
+use wellhead_decoders::change::{Lsn, PositionMismatch, RestartPoint, SourceOrigin, TableName};
 use wellhead_decoders::pgoutput::PgOutputError;
 
 use self::catalog::{CatalogError, TypeCatalog};
 use self::codec::CodecError;
 use self::connection::{ReplicationConnection, ReplicationConnectionError};
+use self::identity::{CheckpointFacts, IdentityError, ServerIdentity, SlotDecision, check_server, check_slot};
 use self::params::{ConnectionParams, ParamsError};
 use self::prerequisites::{Severity, check_prerequisites};
 use self::relations::RelationMap;
@@ -39,18 +45,11 @@ use self::slot::{
     SlotError, check_slot_usable, create_slot, ensure_publication, find_slot, quote_identifier, resolve_tables,
 };
 use self::spill::{SpillError, SpillStore};
-use self::stream::{Session, SessionEnd};
-use crate::checkpoint::Checkpoint;
+use self::stream::{Session, acknowledged_flush_lsn};
+use crate::batch::{AckReceiver, Outlet};
+use crate::checkpoint::{Checkpoint, CheckpointUpdate, TableState};
 use crate::config::{PipelineConfig, PostgresSourceConfig};
-use crate::pipeline::AckReceiver;
-use crate::pipeline::batch::{BatchBuilder, BatchSender};
 use crate::telemetry::{Metrics, PipelineLabel};
-
-/// First reconnect delay; doubled up to [`MAX_BACKOFF`], with jitter.
-const FIRST_BACKOFF: Duration = Duration::from_millis(500);
-const MAX_BACKOFF: Duration = Duration::from_secs(30);
-/// A session that lasted this long resets the backoff.
-const HEALTHY_SESSION: Duration = Duration::from_secs(60);
 
 /// Why the PostgreSQL source stopped.
 #[derive(Debug, thiserror::Error)]
@@ -64,6 +63,8 @@ pub enum SourceError {
     #[error("{0}")]
     Slot(#[from] SlotError),
     #[error("{0}")]
+    Identity(#[from] IdentityError),
+    #[error("{0}")]
     Catalog(#[from] CatalogError),
     #[error("malformed replication data: {0}")]
     Decode(#[from] PgOutputError),
@@ -73,17 +74,21 @@ pub enum SourceError {
     Spill(#[from] SpillError),
     #[error("replication protocol: {0}")]
     Protocol(String),
+    #[error("{0}")]
+    Position(#[from] PositionMismatch),
     #[error("prerequisites not met:\n{0}")]
     Prerequisites(String),
     #[error("the server ended the replication stream")]
     StreamEnded,
     #[error("the sink stopped")]
     SinkStopped,
+    #[error("{0} is not built yet")]
+    NotBuilt(&'static str),
 }
 
 impl SourceError {
     /// True when reconnecting later may succeed.
-    fn is_transient(&self) -> bool {
+    pub fn is_transient(&self) -> bool {
         match self {
             SourceError::Replication(error) => error.is_transient(),
             SourceError::SqlConnect { .. } | SourceError::StreamEnded => true,
@@ -98,12 +103,17 @@ impl SourceError {
 pub struct PostgresSource {
     pipeline: String,
     config: PostgresSourceConfig,
-    resume_from: Checkpoint,
     spill_dir: PathBuf,
-    max_batch_events: usize,
-    max_batch_bytes: usize,
-    max_batch_wait: Duration,
     metrics: Metrics,
+    /// `--accept-gap` for this pipeline: a missing slot or one confirmed beyond the
+    /// checkpoint is accepted once, at the first connection of this process.
+    accept_gap: bool,
+    /// The origin the checkpoint recorded, or this process did.
+    origin: Option<SourceOrigin>,
+    /// True once the pipeline has streamed (its slot must exist from then on).
+    started_before: bool,
+    /// Tables the checkpoint already records as streaming.
+    streaming_tables: BTreeSet<TableName>,
 }
 
 impl PostgresSource {
@@ -111,62 +121,89 @@ impl PostgresSource {
     pub fn new(
         pipeline: &PipelineConfig,
         config: PostgresSourceConfig,
-        resume_from: Checkpoint,
+        resume_from: &Checkpoint,
         metrics: Metrics,
     ) -> PostgresSource {
         PostgresSource {
             pipeline: pipeline.name.clone(),
             config,
-            resume_from,
             spill_dir: pipeline.checkpoint.dir.join(format!("{}.spill", pipeline.name)),
-            max_batch_events: pipeline.buffer.max_batch_events,
-            max_batch_bytes: usize::try_from(pipeline.buffer.max_bytes / 4).unwrap_or(usize::MAX),
-            max_batch_wait: Duration::from_millis(pipeline.buffer.max_batch_millis),
             metrics,
+            accept_gap: pipeline.accept_gap,
+            origin: resume_from.origin.clone(),
+            started_before: resume_from.origin.is_some()
+                || resume_from.restart_point.is_some()
+                || resume_from.last_written.is_some(),
+            streaming_tables: resume_from
+                .tables
+                .iter()
+                .filter(|progress| progress.state == TableState::Streaming)
+                .map(|progress| progress.table.clone())
+                .collect(),
         }
     }
 
-    /// Streams until shutdown; reconnects after transient errors.
-    pub async fn run(
-        self,
-        sender: BatchSender,
-        mut acks: AckReceiver,
-        mut shutdown: watch::Receiver<bool>,
-    ) -> Result<(), SourceError> {
-        let params = ConnectionParams::from_config(&self.config)?;
-        let mut handed_over = self.resume_from.last_position.as_ref().map(|Position::Postgres(position)| *position);
-        let mut backoff = FIRST_BACKOFF;
-        loop {
-            let started = tokio::time::Instant::now();
-            let outcome = self.run_session(&params, &sender, &mut acks, &mut shutdown, &mut handed_over).await;
-            match outcome {
-                Ok(SessionEnd::Shutdown) => return Ok(()),
-                Err(error) if error.is_transient() && !*shutdown.borrow() => {
-                    if started.elapsed() >= HEALTHY_SESSION {
-                        backoff = FIRST_BACKOFF;
-                    }
-                    let jitter = Duration::from_millis(rand::random_range(0..=backoff.as_millis() as u64 / 4));
-                    tracing::warn!(pipeline = %self.pipeline, %error, retry_in_ms = (backoff + jitter).as_millis() as u64, "Replication interrupted; reconnecting.");
-                    tokio::select! {
-                        _ = tokio::time::sleep(backoff + jitter) => {}
-                        _ = shutdown.changed() => return Ok(()),
-                    }
-                    backoff = (backoff * 2).min(MAX_BACKOFF);
-                    self.metrics.reconnects.get_or_create(&PipelineLabel { pipeline: self.pipeline.clone() }).inc();
-                }
-                Err(error) => return Err(error),
-            }
+    /// Checks the server and slot against the checkpoint (and creates the slot at the first
+    /// start); records the origin. Returns the LSN to start streaming from.
+    async fn prepare_slot(
+        &mut self,
+        params: &ConnectionParams,
+        client: &tokio_postgres::Client,
+        connection: &mut ReplicationConnection,
+        outlet: &mut Outlet,
+        acknowledged: Lsn,
+        server_version_num: u32,
+    ) -> Result<ServerIdentity, SourceError> {
+        let server = identify_system(connection).await?;
+        let restart_lsn = match outlet.queued_restart_point() {
+            Some(RestartPoint::Postgres { flush_lsn }) => Some((*flush_lsn).max(acknowledged)),
+            _ => (acknowledged != Lsn::ZERO).then_some(acknowledged),
+        };
+        let facts = CheckpointFacts { origin: self.origin.clone(), restart_lsn, started_before: self.started_before };
+        check_server(&self.pipeline, &params.address(), &facts, &server)?;
+        let existing = find_slot(client, &self.config.slot).await?;
+        if let Some(existing) = &existing {
+            check_slot_usable(&self.config.slot, existing, &params.database)?;
         }
+        let confirmed = existing.as_ref().map(|slot| slot.confirmed_flush_lsn);
+        let (decision, gap) =
+            check_slot(&self.pipeline, &self.config.slot, &facts, &server, confirmed, self.accept_gap)?;
+        self.accept_gap = false;
+        if let Some(gap) = gap {
+            tracing::warn!(pipeline = %self.pipeline, slot = %self.config.slot, after = %gap.after, up_to = %gap.up_to, "Continuing over a gap accepted with --accept-gap: changes in this range are missing from the output.");
+        }
+        let mut consistent_point = match &self.origin {
+            Some(SourceOrigin::Postgres { slot, slot_consistent_point, .. }) if *slot == self.config.slot => {
+                *slot_consistent_point
+            }
+            _ => None,
+        };
+        if decision == SlotDecision::Create {
+            let created = create_slot(connection, &self.config.slot, false, server_version_num).await?;
+            consistent_point = Some(created.consistent_point);
+        }
+        let origin = SourceOrigin::Postgres {
+            system_identifier: server.system_identifier.clone(),
+            timeline: server.timeline,
+            database: params.database.clone(),
+            slot: self.config.slot.clone(),
+            slot_consistent_point: consistent_point,
+        };
+        if self.origin.as_ref() != Some(&origin) {
+            outlet.update_checkpoint(CheckpointUpdate::Origin(origin.clone()));
+            self.origin = Some(origin);
+        }
+        self.started_before = true;
+        Ok(server)
     }
 
     async fn run_session(
-        &self,
+        &mut self,
         params: &ConnectionParams,
-        sender: &BatchSender,
+        outlet: &mut Outlet,
         acks: &mut AckReceiver,
         shutdown: &mut watch::Receiver<bool>,
-        handed_over: &mut Option<PgPosition>,
-    ) -> Result<SessionEnd, SourceError> {
+    ) -> Result<(), SourceError> {
         let client = sql::connect_sql(params).await.map_err(|error| SourceError::SqlConnect {
             address: params.address(),
             reason: sql::describe_sql_error(&error),
@@ -199,14 +236,16 @@ impl PostgresSource {
             })?
             .try_into()
             .unwrap_or(0);
-        match find_slot(&client, &self.config.slot).await? {
-            Some(existing) => check_slot_usable(&self.config.slot, &existing, &params.database)?,
-            None => {
-                create_slot(&mut connection, &self.config.slot, false, server_version_num).await?;
+        let acknowledged = acknowledged_flush_lsn(&acks.borrow());
+        let server =
+            self.prepare_slot(params, &client, &mut connection, outlet, acknowledged, server_version_num).await?;
+        for table in tables {
+            if !self.streaming_tables.contains(&table) {
+                outlet.update_checkpoint(CheckpointUpdate::Table(table.clone(), TableState::Streaming));
+                self.streaming_tables.insert(table);
             }
         }
         let protocol_version = protocol_version_for(server_version_num);
-        let acked = *acks.borrow();
         let mut options = vec![
             format!("proto_version '{protocol_version}'"),
             format!("publication_names '{}'", quote_identifier(&self.config.publication).replace('\'', "''")),
@@ -215,12 +254,12 @@ impl PostgresSource {
             options.push("streaming 'on'".into());
         }
         let command = format!(
-            "START_REPLICATION SLOT {} LOGICAL {acked} ({})",
+            "START_REPLICATION SLOT {} LOGICAL {acknowledged} ({})",
             quote_identifier(&self.config.slot),
             options.join(", ")
         );
         connection.start_copy_both(&command).await?;
-        tracing::info!(pipeline = %self.pipeline, slot = %self.config.slot, start_lsn = %acked, protocol_version, "Streaming changes.");
+        tracing::info!(pipeline = %self.pipeline, slot = %self.config.slot, start_lsn = %acknowledged, protocol_version, "Streaming changes.");
 
         let mut catalog = TypeCatalog::default();
         let session = Session {
@@ -228,16 +267,41 @@ impl PostgresSource {
             client: &client,
             catalog: &mut catalog,
             relations: RelationMap::default(),
-            sender,
+            outlet,
             acks,
             shutdown,
             spill: SpillStore::open(&self.spill_dir)?,
             protocol_version,
-            handed_over,
-            builder: BatchBuilder::new(self.max_batch_events, self.max_batch_bytes, self.max_batch_wait, acked),
+            server_lsn: server.wal_end,
+            metrics: self.metrics.clone(),
+            pipeline_label: PipelineLabel { pipeline: self.pipeline.clone() },
         };
-        session.run().await
+        session.run().await.map(|_ended| ())
     }
+}
+
+impl crate::source::ChangeSource for PostgresSource {
+    async fn stream(
+        &mut self,
+        outlet: &mut Outlet,
+        acks: &mut AckReceiver,
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> Result<(), SourceError> {
+        let params = ConnectionParams::from_config(&self.config)?;
+        self.run_session(&params, outlet, acks, shutdown).await
+    }
+}
+
+/// `IDENTIFY_SYSTEM` on the replication connection.
+async fn identify_system(connection: &mut ReplicationConnection) -> Result<ServerIdentity, SourceError> {
+    let rows = connection.simple_query("IDENTIFY_SYSTEM").await?;
+    let unexpected = || SourceError::Protocol(format!("unexpected answer to IDENTIFY_SYSTEM: {rows:?}"));
+    let row = rows.first().ok_or_else(unexpected)?;
+    let field = |index: usize| row.get(index).cloned().flatten();
+    let system_identifier = field(0).ok_or_else(unexpected)?;
+    let timeline = field(1).and_then(|text| text.parse::<u32>().ok()).ok_or_else(unexpected)?;
+    let wal_end = field(2).and_then(|text| text.parse::<Lsn>().ok()).ok_or_else(unexpected)?;
+    Ok(ServerIdentity { system_identifier, timeline, wal_end })
 }
 
 /// The highest pgoutput protocol version a server supports: 4 (parallel

@@ -6,12 +6,20 @@
 //!                                  └─ XLogData ─► PgOutputMessage
 //!        ┌──────────────────────────────────────────────┘
 //!        ├─ in a streamed block ─► spill to disk (replayed at Stream Commit)
-//!        └─ otherwise ─► Begin/Relation/Insert/Update/Delete/Truncate/Commit ─► BatchBuilder ─► queue
+//!        └─ otherwise ─► Begin/Relation/Insert/Update/Delete/Truncate/Commit ─► Outlet (pipeline)
 //! ```
+//!
+//! Each change's position is its transaction's commit LSN and its ordinal in
+//! the transaction (the count of changes before it, plus one): the same every
+//! time the server sends the transaction, and unique where LSNs are not (the
+//! rows of one COPY page share one LSN). The outlet is flushed when no frame is
+//! ready (or the batch is full), so an idle-ish stream is written at once.
 //!
 //! Why the flush LSN is only ever the acknowledged checkpoint: the server
 //! discards WAL up to it, so reporting what was merely received would lose
-//! changes on a crash. Keepalives that ask for a reply get one at once; without
+//! changes on a crash. It is also never beyond what this server has shown
+//! (its WAL position at the start, or a later one it sent): nothing is sent to
+//! the server that it did not send us. Keepalives that ask for a reply get one at once; without
 //! replies, `wal_sender_timeout` ends the session.
 
 use std::collections::HashMap;
@@ -22,7 +30,9 @@ use bytes::Bytes;
 use tokio::sync::watch;
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_postgres::Client;
-use wellhead_decoders::change::{ChangeEvent, Lsn, Operation, PgPosition, Position, Row, TableSchema, TransactionInfo};
+use wellhead_decoders::change::{
+    ChangeEvent, Lsn, Operation, PgPosition, Position, RestartPoint, Row, TableSchema, TransactionInfo,
+};
 use wellhead_decoders::pgoutput::{
     DecodeContext, OldTuple, PgOutputMessage, ReplicationMessage, StandbyStatusUpdate, postgres_time_to_unix_micros,
     unix_micros_to_postgres_time,
@@ -34,8 +44,8 @@ use super::codec::decode_row;
 use super::connection::ReplicationConnection;
 use super::relations::RelationMap;
 use super::spill::SpillStore;
-use crate::pipeline::AckReceiver;
-use crate::pipeline::batch::{BatchBuilder, BatchSender};
+use crate::batch::{AckReceiver, Acknowledgement, Outlet};
+use crate::telemetry::{Metrics, PipelineLabel};
 
 /// How often a status update is sent even when the server does not ask.
 const STATUS_INTERVAL: Duration = Duration::from_secs(1);
@@ -97,18 +107,22 @@ pub struct Session<'a> {
     pub client: &'a Client,
     pub catalog: &'a mut TypeCatalog,
     pub relations: RelationMap,
-    pub sender: &'a BatchSender,
+    pub outlet: &'a mut Outlet,
     pub acks: &'a mut AckReceiver,
     pub shutdown: &'a mut watch::Receiver<bool>,
     pub spill: SpillStore,
     pub protocol_version: u32,
-    /// Events at or before this position were already handed to the sink: drop them.
-    pub handed_over: &'a mut Option<PgPosition>,
-    pub builder: BatchBuilder,
+    /// The highest WAL position this server has shown in this session (its WAL end at
+    /// the start, then what it sent): the flush position reported never goes beyond it.
+    pub server_lsn: Lsn,
+    pub metrics: Metrics,
+    pub pipeline_label: PipelineLabel,
 }
 
 enum Wake {
     Frame(Option<Bytes>),
+    /// No frame is ready: the source has nothing more for the batch now.
+    Idle,
     Deadline,
     Status,
     Acked,
@@ -122,28 +136,37 @@ impl Session<'_> {
         let mut status_timer = tokio::time::interval(STATUS_INTERVAL);
         status_timer.set_missed_tick_behavior(MissedTickBehavior::Delay);
         loop {
-            let deadline = self.builder.deadline();
+            let deadline = self.outlet.deadline();
+            let cut_when_idle = self.outlet.cut_when_idle();
+            // Biased: rare wake-ups first so a busy stream cannot starve them; `Idle` only
+            // when no frame is ready.
             let wake = tokio::select! {
                 biased;
                 changed = self.shutdown.changed() => match changed {
                     Ok(()) if !*self.shutdown.borrow() => continue,
                     _ => Wake::Shutdown,
                 },
-                frame = self.connection.next_copy_data() => Wake::Frame(frame?),
-                _ = sleep_until(deadline), if deadline.is_some() => Wake::Deadline,
                 changed = self.acks.changed() => match changed {
                     Ok(()) => Wake::Acked,
                     Err(_) => return Err(SourceError::SinkStopped),
                 },
                 _ = status_timer.tick() => Wake::Status,
+                _ = sleep_until(deadline), if deadline.is_some() => Wake::Deadline,
+                frame = self.connection.next_copy_data() => Wake::Frame(frame?),
+                () = std::future::ready(()), if cut_when_idle => Wake::Idle,
             };
             match wake {
                 Wake::Frame(None) => return Err(SourceError::StreamEnded),
                 Wake::Frame(Some(frame)) => self.handle_frame(frame, &mut state).await?,
-                Wake::Deadline => self.flush_batch(&mut state).await?,
+                Wake::Idle | Wake::Deadline => self.flush_batch(&mut state).await?,
                 // Confirm what became durable promptly (at most every ACK_STATUS_INTERVAL), so
                 // that the server may recycle WAL and lag metrics stay true.
                 Wake::Acked => {
+                    let acknowledged = acknowledged_flush_lsn(&self.acks.borrow());
+                    self.metrics
+                        .checkpoint_lsn
+                        .get_or_create(&self.pipeline_label)
+                        .set(i64::try_from(acknowledged.0).unwrap_or(i64::MAX));
                     if state.last_status.is_none_or(|sent| sent.elapsed() >= ACK_STATUS_INTERVAL) {
                         self.send_status(&mut state, false).await?;
                     }
@@ -157,7 +180,8 @@ impl Session<'_> {
     async fn finish(&mut self, state: &mut StreamState) -> Result<SessionEnd, SourceError> {
         self.flush_batch(state).await?;
         let waited = tokio::time::timeout(FINAL_ACK_TIMEOUT, async {
-            while *self.acks.borrow_and_update() < self.builder.last_sent_flush_lsn() {
+            let queued = self.outlet.queued_restart_point().cloned();
+            while !acknowledged_covers(&self.acks.borrow_and_update(), queued.as_ref()) {
                 if self.acks.changed().await.is_err() {
                     break;
                 }
@@ -179,12 +203,13 @@ impl Session<'_> {
                 // With nothing in flight, every transaction that committed before the server's
                 // position has been received and handed over: the position itself may become the
                 // checkpoint (through an ack-only batch), so the slot does not pin WAL while idle.
+                self.server_lsn = self.server_lsn.max(keepalive.wal_end);
                 let idle = state.transaction.is_none()
                     && state.streaming_xid.is_none()
                     && !self.spill.has_open_transactions()
-                    && self.builder.is_empty();
+                    && self.outlet.is_empty();
                 if idle {
-                    self.builder.complete_transaction(keepalive.wal_end);
+                    self.outlet.restart_point(RestartPoint::Postgres { flush_lsn: keepalive.wal_end })?;
                 }
                 if keepalive.reply_requested {
                     self.send_status(state, false).await?;
@@ -192,6 +217,7 @@ impl Session<'_> {
             }
             ReplicationMessage::XLogData(xlog) => {
                 state.received = state.received.max(xlog.wal_start);
+                self.server_lsn = self.server_lsn.max(xlog.wal_end);
                 let context = DecodeContext {
                     protocol_version: self.protocol_version,
                     in_streamed_block: state.streaming_xid.is_some(),
@@ -266,8 +292,7 @@ impl Session<'_> {
                 self.cut_if_full(state).await?;
             }
             PgOutputMessage::Truncate(truncate) => {
-                // All tables of one TRUNCATE share its LSN; they go into one batch together so
-                // that a checkpoint never falls between them.
+                // All tables of one TRUNCATE share its LSN; each gets its own ordinal.
                 for relation_oid in &truncate.relation_oids {
                     let schema = self.schema(*relation_oid)?;
                     let change = RowChange {
@@ -318,18 +343,17 @@ impl Session<'_> {
         })
     }
 
-    /// Turns a row change into an event of the open transaction, unless it was handed over before.
+    /// Turns a row change into an event of the open transaction and hands it to the outlet
+    /// (which drops it if the pipeline holds it already).
     fn push_event(&mut self, state: &mut StreamState, wal_start: Lsn, change: RowChange) -> Result<(), SourceError> {
         let transaction = state
             .transaction
             .as_mut()
             .ok_or_else(|| SourceError::Protocol("row change outside a transaction".into()))?;
-        let position = PgPosition { commit_lsn: transaction.commit_lsn, lsn: wal_start };
         let order = transaction.next_order(change.relation_oid);
-        if self.handed_over.is_some_and(|handed| position <= handed) {
-            return Ok(());
-        }
-        self.builder.push(ChangeEvent {
+        let position =
+            PgPosition { commit_lsn: transaction.commit_lsn, change_ordinal: order.total_order, lsn: wal_start };
+        self.outlet.push(ChangeEvent {
             schema: change.schema,
             operation: change.operation,
             before: change.before,
@@ -338,12 +362,12 @@ impl Session<'_> {
             commit_time_micros: transaction.commit_time_micros,
             transaction: Some(order),
             snapshot: false,
-        });
+        })?;
         Ok(())
     }
 
     async fn cut_if_full(&mut self, state: &mut StreamState) -> Result<(), SourceError> {
-        if self.builder.is_full() {
+        if self.outlet.is_full() {
             self.flush_batch(state).await?;
         }
         Ok(())
@@ -351,30 +375,29 @@ impl Session<'_> {
 
     async fn end_transaction(&mut self, end_lsn: Lsn, state: &mut StreamState) -> Result<(), SourceError> {
         state.transaction = None;
-        self.builder.complete_transaction(end_lsn);
+        self.outlet.restart_point(RestartPoint::Postgres { flush_lsn: end_lsn })?;
         self.cut_if_full(state).await
     }
 
-    /// Hands the batch to the sink, answering the server while the queue is full.
+    /// Hands the batch to the sink, answering the server while the queue is full. If a
+    /// status update fails meanwhile, the flush is abandoned with the batch still in the
+    /// outlet (its flush is cancel-safe), and the reconnected session queues it.
     async fn flush_batch(&mut self, state: &mut StreamState) -> Result<(), SourceError> {
-        let Some(pending) = self.builder.take() else { return Ok(()) };
-        if let Some(Position::Postgres(position)) = &pending.last_position {
-            *self.handed_over = Some(*position);
-        }
-        let send = self.sender.send(pending.events, pending.bytes, pending.last_position, pending.flush_lsn);
-        tokio::pin!(send);
         let mut status_timer = tokio::time::interval(STATUS_INTERVAL);
+        status_timer.tick().await;
         loop {
             tokio::select! {
-                sent = &mut send => return sent.map_err(|_| SourceError::SinkStopped),
-                _ = status_timer.tick() => self.send_status(state, false).await?,
+                flushed = self.outlet.flush() => return flushed.map_err(|_| SourceError::SinkStopped),
+                _ = status_timer.tick() => {}
             }
+            self.send_status(state, false).await?;
         }
     }
 
     async fn send_status(&mut self, state: &mut StreamState, reply_requested: bool) -> Result<(), SourceError> {
-        // Only what the sink has made durable and checkpointed; never what was merely received.
-        let flushed = *self.acks.borrow();
+        // Only what the sink has made durable and checkpointed; never what was merely received,
+        // and never beyond what this server has shown.
+        let flushed = acknowledged_flush_lsn(&self.acks.borrow()).min(self.server_lsn);
         let update = StandbyStatusUpdate {
             written: state.received.max(flushed),
             flushed,
@@ -411,6 +434,23 @@ fn streamed_change_xid(message: &PgOutputMessage) -> Option<u32> {
         PgOutputMessage::Truncate(m) => m.xid,
         PgOutputMessage::Message(m) => m.xid,
         _ => None,
+    }
+}
+
+/// The flush LSN an acknowledgement stands for (`0/0` before the first).
+pub fn acknowledged_flush_lsn(acknowledgement: &Acknowledgement) -> Lsn {
+    match acknowledgement {
+        Some(RestartPoint::Postgres { flush_lsn }) => *flush_lsn,
+        _ => Lsn::ZERO,
+    }
+}
+
+/// True when the acknowledgement covers `queued` (nothing queued: trivially).
+fn acknowledged_covers(acknowledgement: &Acknowledgement, queued: Option<&RestartPoint>) -> bool {
+    match (acknowledgement, queued) {
+        (_, None) => true,
+        (Some(acknowledged), Some(queued)) => acknowledged.covers(queued).unwrap_or(false),
+        (None, Some(_)) => false,
     }
 }
 

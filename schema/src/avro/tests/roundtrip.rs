@@ -102,7 +102,11 @@ proptest! {
             operation: Operation::Update,
             before: before.clone(),
             after: Some(after.clone()),
-            position: Position::Postgres(PgPosition { commit_lsn: Lsn(0x16_B374_D848), lsn: Lsn(0x16_B374_D000) }),
+            position: Position::Postgres(PgPosition {
+                commit_lsn: Lsn(0x16_B374_D848),
+                change_ordinal: 1,
+                lsn: Lsn(0x16_B374_D000),
+            }),
             commit_time_micros: 1_700_000_000_123_456,
             transaction: Some(TransactionInfo { id: "731".to_owned(), total_order: 3, data_collection_order: 2 }),
             snapshot: false,

@@ -41,7 +41,7 @@ fn event(table: &TableSchema, after: Vec<ColumnValue>) -> ChangeEvent {
         operation: Operation::Insert,
         before: None,
         after: Some(after),
-        position: Position::Postgres(PgPosition { commit_lsn: Lsn(2), lsn: Lsn(1) }),
+        position: Position::Postgres(PgPosition { commit_lsn: Lsn(2), change_ordinal: 1, lsn: Lsn(1) }),
         commit_time_micros: -1,
         transaction: None,
         snapshot: true,
