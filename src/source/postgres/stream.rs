@@ -383,12 +383,13 @@ impl Session<'_> {
     /// status update fails meanwhile, the flush is abandoned with the batch still in the
     /// outlet (its flush is cancel-safe), and the reconnected session queues it.
     async fn flush_batch(&mut self, state: &mut StreamState) -> Result<(), SourceError> {
-        let mut status_timer = tokio::time::interval(STATUS_INTERVAL);
-        status_timer.tick().await;
         loop {
+            // Biased, and a sleep rather than an interval: when the queue has room (the usual
+            // case, once per batch) the flush completes at its first poll and no timer is set.
             tokio::select! {
+                biased;
                 flushed = self.outlet.flush() => return flushed.map_err(|_| SourceError::SinkStopped),
-                _ = status_timer.tick() => {}
+                () = tokio::time::sleep(STATUS_INTERVAL) => {}
             }
             self.send_status(state, false).await?;
         }
