@@ -8,6 +8,7 @@ use tokio::sync::watch;
 use crate::config::EMBEDDED_REGISTRY;
 use crate::config::{Config, SinkConfig};
 use crate::control::http::{self, ControlState, HttpError};
+use crate::failure::{Classify as _, Definite, ErrorClass};
 use crate::pipeline::backoff::Backoff;
 use crate::pipeline::{PipelineError, run_pipeline};
 use crate::registry::SchemaRegistry;
@@ -20,7 +21,9 @@ use crate::telemetry::Metrics;
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     #[error(transparent)]
-    Pipeline(Box<PipelineError>),
+    Pipeline(Box<Definite<PipelineError>>),
+    #[error("a pipeline task panicked: {0}; this is a bug in Wellhead, please report it with this log")]
+    PipelinePanicked(String),
     #[error(transparent)]
     Control(#[from] HttpError),
     #[error(transparent)]
@@ -79,22 +82,24 @@ pub async fn run_pipelines(config: Config) -> Result<(), RunError> {
         };
         pipelines.spawn(run_pipeline(pipeline, stopping.clone(), metrics.clone(), registry));
     }
+    // The first failure is returned (and printed once, by `main`); later ones are logged.
     let mut first_error = None;
     while let Some(joined) = pipelines.join_next().await {
-        match joined {
-            Ok(Ok(())) => {}
-            Ok(Err(error)) => {
-                tracing::error!(%error, "Pipeline failed.");
-                first_error.get_or_insert(error);
-            }
-            Err(join_error) => tracing::error!(%join_error, "Pipeline task panicked."),
+        let error = match joined {
+            Ok(Ok(())) => continue,
+            Ok(Err(error)) => RunError::Pipeline(Box::new(error)),
+            Err(join_error) => RunError::PipelinePanicked(join_error.to_string()),
+        };
+        match first_error {
+            None => first_error = Some(error),
+            Some(_) => tracing::error!(%error, "Pipeline failed."),
         }
     }
     signals.abort();
     if let Some(control) = control {
         control.abort();
     }
-    first_error.map_or(Ok(()), |error| Err(RunError::Pipeline(Box::new(error))))
+    first_error.map_or(Ok(()), Err)
 }
 
 /// Opens the embedded registry; while its Kafka topic cannot be read (the cluster is away), waits
@@ -112,7 +117,7 @@ async fn open_embedded_registry(
             .map_err(|error| RunError::RegistryOpen(error.to_string()))?;
         match opened {
             Ok(registry) => return Ok(Some(registry)),
-            Err(EmbeddedRegistryError::Kafka(error)) if error.is_retriable() => {
+            Err(EmbeddedRegistryError::Kafka(error)) if error.class() == ErrorClass::Transient => {
                 let delay = backoff.failed(started);
                 tracing::warn!(%error, retry_in_ms = delay.as_millis() as u64, "The embedded registry's Kafka topic cannot be read yet; trying again.");
                 tokio::select! {

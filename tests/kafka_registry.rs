@@ -51,7 +51,12 @@ fn ids_in_records(brokers: &str, topic: &str) -> BTreeSet<u32> {
 /// Where `db`'s pipeline keeps its registry, as a process of its own would open it.
 fn kafka_storage(db: &TestDatabase, brokers: &str) -> RegistryStorage {
     let sink: KafkaSinkConfig = toml::from_str(&format!("brokers = \"{brokers}\"")).expect("Kafka sink config");
-    RegistryStorage::Kafka { dir: db.dir.join("no-file-log"), sink: Box::new(sink), topic: registry_topic(db) }
+    RegistryStorage::Kafka {
+        dir: db.dir.join("no-file-log"),
+        cluster: sink.cluster(),
+        layout: sink.topic_layout(),
+        topic: registry_topic(db),
+    }
 }
 
 /// Opens the registry from its Kafka topic alone.

@@ -21,8 +21,8 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 pub use crate::position::{
-    BinlogPosition, Lsn, LsnParseError, PgPosition, PgRecordPosition, Position, PositionMismatch, RestartPoint,
-    SourceOrigin,
+    BinlogPosition, FormatOnePositions, Lsn, LsnParseError, PgPosition, PgRecordPosition, Position, PositionMismatch,
+    RestartPoint, SourceOrigin,
 };
 
 /// A table's identity: PostgreSQL schema (or MySQL database) and table name.

@@ -115,6 +115,42 @@ pub struct PgRecordPosition {
     pub lsn: Lsn,
 }
 
+/// The positions a format-1 checkpoint stored (Wellhead before checkpoint format 2
+/// knew PostgreSQL only), in their stored shape, so that a checkpoint reader can
+/// convert them without knowing PostgreSQL's types.
+#[derive(Debug, Clone, Deserialize)]
+pub struct FormatOnePositions {
+    last_position: Option<FormatOnePosition>,
+    /// `0/0` meant "no transaction held whole yet".
+    flush_lsn: Lsn,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct FormatOnePosition {
+    source: String,
+    commit_lsn: Lsn,
+    lsn: Lsn,
+}
+
+impl FormatOnePositions {
+    /// The last change written, or an error naming a source format 1 never had.
+    pub fn last_written(&self) -> Result<Option<Position>, String> {
+        match &self.last_position {
+            None => Ok(None),
+            Some(position) if position.source == "postgres" => Ok(Some(Position::PostgresRecord(PgRecordPosition {
+                commit_lsn: position.commit_lsn,
+                lsn: position.lsn,
+            }))),
+            Some(position) => Err(format!("format 1 position of unknown source {:?}", position.source)),
+        }
+    }
+
+    /// Where the source restarts (none before the first whole transaction).
+    pub fn restart_point(&self) -> Option<RestartPoint> {
+        (self.flush_lsn != Lsn::ZERO).then_some(RestartPoint::Postgres { flush_lsn: self.flush_lsn })
+    }
+}
+
 /// Where a row change sits in a MySQL or MariaDB binlog.
 ///
 /// Ordered by `(file_sequence, event_offset, row_index)`: the binlog is written

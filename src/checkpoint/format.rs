@@ -12,7 +12,7 @@
 //! ```
 
 use serde::{Deserialize, Serialize};
-use wellhead_decoders::change::{Lsn, PgRecordPosition, Position, RestartPoint};
+use wellhead_decoders::change::FormatOnePositions;
 
 use super::{Checkpoint, CheckpointError, PendingRename, SinkState};
 
@@ -42,18 +42,11 @@ struct FormatTwo {
 /// Format 1 as Wellhead wrote it (PostgreSQL only).
 #[derive(Deserialize)]
 struct FormatOne {
-    last_position: Option<FormatOnePosition>,
-    flush_lsn: Lsn,
+    #[serde(flatten)]
+    positions: FormatOnePositions,
     sink_offset: u64,
     #[serde(default)]
     pending_renames: Vec<PendingRename>,
-}
-
-#[derive(Deserialize)]
-struct FormatOnePosition {
-    source: String,
-    commit_lsn: Lsn,
-    lsn: Lsn,
 }
 
 /// The stored form of `checkpoint` for `pipeline`.
@@ -88,18 +81,9 @@ pub fn decode(bytes: &[u8], pipeline: &str, location: &str) -> Result<Checkpoint
 }
 
 fn from_format_one(file: FormatOne) -> Result<Checkpoint, String> {
-    let last_written = match file.last_position {
-        None => None,
-        Some(position) if position.source == "postgres" => {
-            Some(Position::PostgresRecord(PgRecordPosition { commit_lsn: position.commit_lsn, lsn: position.lsn }))
-        }
-        Some(position) => return Err(format!("format 1 position of unknown source {:?}", position.source)),
-    };
-    // Format 1 wrote 0/0 for "no transaction held whole yet".
-    let restart_point = (file.flush_lsn != Lsn::ZERO).then_some(RestartPoint::Postgres { flush_lsn: file.flush_lsn });
     Ok(Checkpoint {
-        restart_point,
-        last_written,
+        restart_point: file.positions.restart_point(),
+        last_written: file.positions.last_written()?,
         origin: None,
         tables: Vec::new(),
         sink: SinkState { offset: file.sink_offset, pending_renames: file.pending_renames },

@@ -2,9 +2,12 @@
 //! producer settings, with defaults chosen for exactly-once CDC.
 
 use std::collections::BTreeMap;
-use std::fmt;
 
 use serde::Deserialize;
+
+use crate::kafka::client::KafkaCluster;
+pub use crate::kafka::client::ProducerProperties;
+use crate::kafka::topics::{TOPIC_NAME_RULE, TopicLayout, is_valid_topic};
 
 /// Default topic holding each pipeline's checkpoint (compacted, keyed by pipeline name).
 pub const DEFAULT_CHECKPOINT_TOPIC: &str = "_wellhead_checkpoints";
@@ -63,28 +66,6 @@ fn default_checkpoint_topic() -> String {
     DEFAULT_CHECKPOINT_TOPIC.to_owned()
 }
 
-/// librdkafka properties; values of keys that name a secret never show.
-#[derive(Clone, Default, Deserialize, PartialEq, Eq)]
-#[serde(transparent)]
-pub struct ProducerProperties(pub BTreeMap<String, String>);
-
-impl ProducerProperties {
-    /// True for keys whose values are credentials.
-    pub fn is_secret(key: &str) -> bool {
-        ["password", "secret", "sasl.oauthbearer.config", "ssl.key.pem", "ssl.keystore"]
-            .iter()
-            .any(|part| key.contains(part))
-    }
-}
-
-impl fmt::Debug for ProducerProperties {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_map()
-            .entries(self.0.iter().map(|(key, value)| (key, if Self::is_secret(key) { "***" } else { value.as_str() })))
-            .finish()
-    }
-}
-
 /// Properties Wellhead sets itself; a config that sets them is refused.
 const RESERVED_PROPERTIES: &[(&str, &str)] = &[
     ("transactional.id", "it is the pipeline's name, so that a second instance fences the first"),
@@ -97,6 +78,21 @@ const RESERVED_PROPERTIES: &[(&str, &str)] = &[
 const READABLE_SECURITY_PROTOCOLS: &[&str] = &["plaintext"];
 
 impl KafkaSinkConfig {
+    /// The cluster every Kafka client of this sink (producer, topic creation, checkpoint
+    /// read-back, the registry's log) connects to.
+    pub fn cluster(&self) -> KafkaCluster {
+        KafkaCluster { brokers: self.brokers.clone(), properties: self.properties.clone() }
+    }
+
+    /// How the topics Wellhead creates for this sink are laid out.
+    pub fn topic_layout(&self) -> TopicLayout {
+        TopicLayout {
+            partitions: self.partitions,
+            replication_factor: self.replication_factor,
+            topic_config: self.topic_config.clone(),
+        }
+    }
+
     /// Names the first rule the settings break: `(key, rule)`.
     pub fn problem(&self) -> Option<(String, String)> {
         if self.brokers.split(',').all(|broker| broker.trim().is_empty()) {
@@ -115,10 +111,7 @@ impl KafkaSinkConfig {
             ));
         }
         if !is_valid_topic(&self.checkpoint_topic) {
-            return Some((
-                "sink.checkpoint_topic".into(),
-                "must be 1-249 characters of letters, digits, '.', '_' and '-'".into(),
-            ));
+            return Some(("sink.checkpoint_topic".into(), TOPIC_NAME_RULE.into()));
         }
         if let Some((key, why)) = RESERVED_PROPERTIES.iter().find(|(key, _)| self.properties.0.contains_key(*key)) {
             return Some((format!("sink.properties.\"{key}\""), format!("is set by Wellhead: {why}")));
@@ -135,13 +128,4 @@ impl KafkaSinkConfig {
         }
         None
     }
-}
-
-/// Kafka's rule for topic names.
-pub fn is_valid_topic(topic: &str) -> bool {
-    !topic.is_empty()
-        && topic.len() <= 249
-        && topic != "."
-        && topic != ".."
-        && topic.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
 }

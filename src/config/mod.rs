@@ -16,6 +16,7 @@ use serde::Deserialize;
 
 use wellhead_schema::compatibility::CompatibilityLevel;
 
+use crate::kafka::topics::{TOPIC_NAME_RULE, is_valid_topic};
 use crate::registry::OnIncompatible;
 use crate::registry::embedded::RegistryStorage;
 use crate::secret::{Secret, SecretUrl};
@@ -519,16 +520,10 @@ impl Config {
             });
         }
         let topic = &self.control.registry_topic;
-        if topic.is_empty()
-            || topic.len() > 249
-            || !topic.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
-        {
-            return Err(ConfigError::Invalid {
-                field: "control.registry_topic".into(),
-                rule: "must be a Kafka topic name: 1-249 letters, digits, '.', '_' or '-'".into(),
-            });
+        if !is_valid_topic(topic) {
+            return Err(ConfigError::Invalid { field: "control.registry_topic".into(), rule: TOPIC_NAME_RULE.into() });
         }
-        Ok(RegistryStorage::Kafka { dir, sink: Box::new(first.clone()), topic: topic.clone() })
+        Ok(RegistryStorage::Kafka { dir, cluster: first.cluster(), layout: first.topic_layout(), topic: topic.clone() })
     }
 }
 
@@ -595,8 +590,8 @@ mod registry_storage_tests {
         assert!(matches!(files.embedded_registry_storage(), Ok(RegistryStorage::File { .. })));
         let kafka = config(&["type = \"files\"\ndir = \"/tmp/lake\"", "type = \"kafka\"\nbrokers = \"k:9092\""]);
         match kafka.embedded_registry_storage() {
-            Ok(RegistryStorage::Kafka { sink, topic, .. }) => {
-                assert_eq!((sink.brokers.as_str(), topic.as_str()), ("k:9092", "_wellhead_schemas"));
+            Ok(RegistryStorage::Kafka { cluster, topic, .. }) => {
+                assert_eq!((cluster.brokers.as_str(), topic.as_str()), ("k:9092", "_wellhead_schemas"));
             }
             other => panic!("expected Kafka storage, got {other:?}"),
         }

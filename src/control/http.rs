@@ -55,8 +55,8 @@ pub fn router(state: ControlState) -> Router {
     Router::new()
         .route("/health", get(health))
         .route("/metrics", get(metrics))
-        .merge(super::registry_api::router())
-        .with_state(state)
+        .with_state(state.clone())
+        .merge(super::registry_api::router(state.registry))
 }
 
 async fn health() -> impl IntoResponse {

@@ -20,6 +20,8 @@
 //!   `compatibility`; query flags accept `true` in any letter case (the Python
 //!   client sends `True`).
 
+use std::sync::Arc;
+
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::PathRejection;
@@ -34,21 +36,20 @@ use wellhead_schema::registry::{
 use self::wire::{
     Answer, ApiError, IdBody, Params, SchemaBody, SchemaRequest, VersionBody, ok, parse_body, raw_text, schema_id,
 };
-use super::http::ControlState;
-use crate::registry::embedded::EmbeddedRegistryError;
+use crate::registry::embedded::{EmbeddedRegistry, EmbeddedRegistryError};
 
 mod wire;
 
 /// The text of schema `id`. An id this process has not seen may have been registered by
 /// another process sharing the registry's Kafka topic: the store catches up once before
 /// the answer is 40403.
-fn schema_text(state: &ControlState, id: SchemaId) -> Result<String, ApiError> {
+fn schema_text(registry: &EmbeddedRegistry, id: SchemaId) -> Result<String, ApiError> {
     let lookup = |store: &RegistryStore| store.schema_by_id(id).map(str::to_owned);
-    match state.registry.read(lookup) {
+    match registry.read(lookup) {
         Ok(schema) => Ok(schema),
         Err(_) => {
-            tokio::task::block_in_place(|| state.registry.catch_up())?;
-            Ok(state.registry.read(lookup)?)
+            tokio::task::block_in_place(|| registry.catch_up())?;
+            Ok(registry.read(lookup)?)
         }
     }
 }
@@ -56,14 +57,17 @@ fn schema_text(state: &ControlState, id: SchemaId) -> Result<String, ApiError> {
 /// Runs a mutation off the async workers' turn: it may wait on disk or on a Kafka
 /// transaction (the registry kept in a topic).
 fn mutate<T>(
-    state: &ControlState,
+    registry: &EmbeddedRegistry,
     plan: impl Fn(&RegistryStore) -> Result<Change<T>, RegistryError>,
 ) -> Result<T, EmbeddedRegistryError> {
-    tokio::task::block_in_place(|| state.registry.mutate(plan))
+    tokio::task::block_in_place(|| registry.mutate(plan))
 }
 
-/// The registry's routes, to be merged into the control router.
-pub(super) fn router() -> Router<ControlState> {
+/// What the handlers share: the registry they answer for.
+type Registry = Arc<EmbeddedRegistry>;
+
+/// The registry's routes over `registry`, to be merged into the control router.
+pub(super) fn router(registry: Registry) -> Router {
     Router::new()
         .route("/", get(root))
         .route("/schemas/types", get(schema_types))
@@ -83,6 +87,7 @@ pub(super) fn router() -> Router<ControlState> {
         .route("/config/{subject}", get(subject_config).put(set_subject_config).delete(delete_subject_config))
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
+        .with_state(registry)
 }
 
 async fn root() -> Answer {
@@ -103,45 +108,45 @@ async fn schema_types() -> Answer {
 }
 
 /// `GET /schemas/ids/{id}` (`subject` and `format` are accepted and have no effect).
-async fn schema_by_id(State(state): State<ControlState>, path: Result<Path<String>, PathRejection>) -> Answer {
+async fn schema_by_id(State(registry): State<Registry>, path: Result<Path<String>, PathRejection>) -> Answer {
     let id = schema_id(&path?.0)?;
-    ok(&SchemaBody::new(schema_text(&state, id)?, SchemaType::Avro))
+    ok(&SchemaBody::new(schema_text(&registry, id)?, SchemaType::Avro))
 }
 
 /// `GET /schemas/ids/{id}/schema`: the schema text alone.
-async fn raw_schema_by_id(State(state): State<ControlState>, path: Result<Path<String>, PathRejection>) -> Answer {
+async fn raw_schema_by_id(State(registry): State<Registry>, path: Result<Path<String>, PathRejection>) -> Answer {
     let id = schema_id(&path?.0)?;
-    Ok(raw_text(schema_text(&state, id)?))
+    Ok(raw_text(schema_text(&registry, id)?))
 }
 
 /// `GET /schemas/ids/{id}/versions[?deleted=true]`.
 async fn versions_of_id(
-    State(state): State<ControlState>,
+    State(registry): State<Registry>,
     path: Result<Path<String>, PathRejection>,
     RawQuery(query): RawQuery,
 ) -> Answer {
     let (id, params) = (schema_id(&path?.0)?, Params::parse(query));
-    let pairs = state.registry.read(|store| store.versions_of_id(id, params.flag("deleted")))?;
+    let pairs = registry.read(|store| store.versions_of_id(id, params.flag("deleted")))?;
     ok(&params.page(pairs))
 }
 
 /// `GET /schemas/ids/{id}/subjects[?deleted=true]`.
 async fn subjects_of_id(
-    State(state): State<ControlState>,
+    State(registry): State<Registry>,
     path: Result<Path<String>, PathRejection>,
     RawQuery(query): RawQuery,
 ) -> Answer {
     let (id, params) = (schema_id(&path?.0)?, Params::parse(query));
-    let pairs = state.registry.read(|store| store.versions_of_id(id, params.flag("deleted")))?;
+    let pairs = registry.read(|store| store.versions_of_id(id, params.flag("deleted")))?;
     let mut subjects: Vec<String> = pairs.into_iter().map(|pair| pair.subject).collect();
     subjects.dedup();
     ok(&params.page(subjects))
 }
 
 /// `GET /subjects[?deleted=true][&deleted_only=true][&subjectPrefix=p]`.
-async fn subjects(State(state): State<ControlState>, RawQuery(query): RawQuery) -> Answer {
+async fn subjects(State(registry): State<Registry>, RawQuery(query): RawQuery) -> Answer {
     let params = Params::parse(query);
-    let (all, live) = state.registry.read(|store| {
+    let (all, live) = registry.read(|store| {
         let owned = |names: Vec<&str>| names.into_iter().map(str::to_owned).collect::<Vec<_>>();
         (owned(store.subjects(true)), owned(store.subjects(false)))
     });
@@ -159,61 +164,60 @@ async fn subjects(State(state): State<ControlState>, RawQuery(query): RawQuery) 
 
 /// `GET /subjects/{subject}/versions[?deleted=true][&deleted_only=true]`.
 async fn versions(
-    State(state): State<ControlState>,
+    State(registry): State<Registry>,
     path: Result<Path<String>, PathRejection>,
     RawQuery(query): RawQuery,
 ) -> Answer {
     let (subject, params) = (path?.0, Params::parse(query));
     let listed = if params.flag("deleted_only") {
-        let (all, live) =
-            state.registry.read(|store| (store.versions(&subject, true), store.versions(&subject, false)));
+        let (all, live) = registry.read(|store| (store.versions(&subject, true), store.versions(&subject, false)));
         let live = live.unwrap_or_default();
         all?.into_iter().filter(|version| !live.contains(version)).collect()
     } else {
-        state.registry.read(|store| store.versions(&subject, params.flag("deleted")))?
+        registry.read(|store| store.versions(&subject, params.flag("deleted")))?
     };
     ok(&params.page(listed))
 }
 
 /// `GET /subjects/{subject}/versions/{version}[?deleted=true]`.
 async fn version(
-    State(state): State<ControlState>,
+    State(registry): State<Registry>,
     path: Result<Path<(String, String)>, PathRejection>,
     RawQuery(query): RawQuery,
 ) -> Answer {
     let (Path((subject, version)), params) = (path?, Params::parse(query));
     let selector = version.parse::<VersionSelector>()?;
-    let registered = state.registry.read(|store| store.version(&subject, selector, params.flag("deleted")))?;
+    let registered = registry.read(|store| store.version(&subject, selector, params.flag("deleted")))?;
     ok(&VersionBody::from(registered))
 }
 
 /// `GET /subjects/{subject}/versions/{version}/schema[?deleted=true]`: the schema text alone.
 async fn raw_schema(
-    State(state): State<ControlState>,
+    State(registry): State<Registry>,
     path: Result<Path<(String, String)>, PathRejection>,
     RawQuery(query): RawQuery,
 ) -> Answer {
     let (Path((subject, version)), params) = (path?, Params::parse(query));
     let selector = version.parse::<VersionSelector>()?;
-    let registered = state.registry.read(|store| store.version(&subject, selector, params.flag("deleted")))?;
+    let registered = registry.read(|store| store.version(&subject, selector, params.flag("deleted")))?;
     Ok(raw_text(registered.schema))
 }
 
 /// `GET /subjects/{subject}/versions/{version}/referencedby`: always empty
 /// (references are refused at registration), but 40401/40402 as Confluent.
 async fn referenced_by(
-    State(state): State<ControlState>,
+    State(registry): State<Registry>,
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> Answer {
     let Path((subject, version)) = path?;
     let selector = version.parse::<VersionSelector>()?;
-    state.registry.read(|store| store.version(&subject, selector, false))?;
+    registry.read(|store| store.version(&subject, selector, false))?;
     ok(&Vec::<SchemaId>::new())
 }
 
 /// `POST /subjects/{subject}/versions`: `{"id": N}`; 409 incompatible, 42201 invalid.
 async fn register(
-    State(state): State<ControlState>,
+    State(registry): State<Registry>,
     path: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
     body: Bytes,
@@ -221,7 +225,7 @@ async fn register(
     let subject = path?.0;
     let request: SchemaRequest = parse_body(&headers, &body)?;
     let schema = request.schema()?;
-    let registration = mutate(&state, |store| store.register(&subject, schema))?;
+    let registration = mutate(&registry, |store| store.register(&subject, schema))?;
     if registration.created {
         tracing::info!(%subject, id = registration.id, version = registration.version, "Registered a schema.");
     }
@@ -230,7 +234,7 @@ async fn register(
 
 /// `POST /subjects/{subject}[?deleted=true]`: is the schema registered under the subject?
 async fn lookup(
-    State(state): State<ControlState>,
+    State(registry): State<Registry>,
     path: Result<Path<String>, PathRejection>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
@@ -239,47 +243,47 @@ async fn lookup(
     let (subject, params) = (path?.0, Params::parse(query));
     let request: SchemaRequest = parse_body(&headers, &body)?;
     let schema = request.schema()?;
-    let registered = state.registry.read(|store| store.lookup(&subject, schema, params.flag("deleted")))?;
+    let registered = registry.read(|store| store.lookup(&subject, schema, params.flag("deleted")))?;
     ok(&VersionBody::from(registered))
 }
 
 /// `DELETE /subjects/{subject}[?permanent=true]`: the deleted versions.
 async fn delete_subject(
-    State(state): State<ControlState>,
+    State(registry): State<Registry>,
     path: Result<Path<String>, PathRejection>,
     RawQuery(query): RawQuery,
 ) -> Answer {
     let (subject, params) = (path?.0, Params::parse(query));
     let permanent = params.flag("permanent");
-    ok(&mutate(&state, |store| store.delete_subject(&subject, permanent))?)
+    ok(&mutate(&registry, |store| store.delete_subject(&subject, permanent))?)
 }
 
 /// `DELETE /subjects/{subject}/versions/{version}[?permanent=true]`: the deleted version.
 async fn delete_version(
-    State(state): State<ControlState>,
+    State(registry): State<Registry>,
     path: Result<Path<(String, String)>, PathRejection>,
     RawQuery(query): RawQuery,
 ) -> Answer {
     let (Path((subject, version)), params) = (path?, Params::parse(query));
     let selector = version.parse::<VersionSelector>()?;
     let permanent = params.flag("permanent");
-    ok(&mutate(&state, |store| store.delete_version(&subject, selector, permanent))?)
+    ok(&mutate(&registry, |store| store.delete_version(&subject, selector, permanent))?)
 }
 
 /// `POST /compatibility/subjects/{subject}/versions[?verbose=true]`: as a registration would be checked.
 async fn check_against_all(
-    State(state): State<ControlState>,
+    State(registry): State<Registry>,
     path: Result<Path<String>, PathRejection>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
     body: Bytes,
 ) -> Answer {
-    check(&state, path?.0, None, &Params::parse(query), &headers, &body)
+    check(&registry, path?.0, None, &Params::parse(query), &headers, &body)
 }
 
 /// `POST /compatibility/subjects/{subject}/versions/{version}[?verbose=true]`.
 async fn check_against_version(
-    State(state): State<ControlState>,
+    State(registry): State<Registry>,
     path: Result<Path<(String, String)>, PathRejection>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
@@ -287,12 +291,12 @@ async fn check_against_version(
 ) -> Answer {
     let Path((subject, version)) = path?;
     let selector = version.parse::<VersionSelector>()?;
-    check(&state, subject, Some(selector), &Params::parse(query), &headers, &body)
+    check(&registry, subject, Some(selector), &Params::parse(query), &headers, &body)
 }
 
 /// `{"is_compatible": bool}`, with `messages` only when `verbose`.
 fn check(
-    state: &ControlState,
+    registry: &EmbeddedRegistry,
     subject: String,
     against: Option<VersionSelector>,
     params: &Params,
@@ -301,57 +305,57 @@ fn check(
 ) -> Answer {
     let request: SchemaRequest = parse_body(headers, body)?;
     let schema = request.schema()?;
-    let report = state.registry.read(|store| store.test_compatibility(&subject, schema, against))?;
+    let report = registry.read(|store| store.test_compatibility(&subject, schema, against))?;
     let messages = if params.flag("verbose") { report.messages } else { Vec::new() };
     ok(&CompatibilityReport { is_compatible: report.is_compatible, messages })
 }
 
 /// `GET /config`: `{"compatibilityLevel": ...}`.
-async fn global_config(State(state): State<ControlState>) -> Answer {
-    ok(&ConfigView { compatibility_level: state.registry.read(|store| store.global_level()) })
+async fn global_config(State(registry): State<Registry>) -> Answer {
+    ok(&ConfigView { compatibility_level: registry.read(|store| store.global_level()) })
 }
 
 /// `PUT /config`: `{"compatibility": ...}`; 42203 for an unknown level.
-async fn set_global_config(State(state): State<ControlState>, headers: HeaderMap, body: Bytes) -> Answer {
+async fn set_global_config(State(registry): State<Registry>, headers: HeaderMap, body: Bytes) -> Answer {
     let level = parse_body::<ConfigRequest>(&headers, &body)?.level()?;
-    let compatibility = mutate(&state, |store| Ok(store.set_level(None, level)))?;
+    let compatibility = mutate(&registry, |store| Ok(store.set_level(None, level)))?;
     ok(&ConfigUpdate { compatibility })
 }
 
 /// `DELETE /config`: back to BACKWARD; answers the level that was set.
-async fn delete_global_config(State(state): State<ControlState>) -> Answer {
-    let compatibility = mutate(&state, |store| store.delete_level(None))?;
+async fn delete_global_config(State(registry): State<Registry>) -> Answer {
+    let compatibility = mutate(&registry, |store| store.delete_level(None))?;
     ok(&ConfigUpdate { compatibility })
 }
 
 /// `GET /config/{subject}[?defaultToGlobal=true]`: 40408 when the subject has no level of its own.
 async fn subject_config(
-    State(state): State<ControlState>,
+    State(registry): State<Registry>,
     path: Result<Path<String>, PathRejection>,
     RawQuery(query): RawQuery,
 ) -> Answer {
     let (subject, params) = (path?.0, Params::parse(query));
     let default_to_global = params.flag("defaultToGlobal");
-    let compatibility_level = state.registry.read(|store| store.subject_level(&subject, default_to_global))?;
+    let compatibility_level = registry.read(|store| store.subject_level(&subject, default_to_global))?;
     ok(&ConfigView { compatibility_level })
 }
 
 /// `PUT /config/{subject}`: `{"compatibility": ...}`; 42203 for an unknown level.
 async fn set_subject_config(
-    State(state): State<ControlState>,
+    State(registry): State<Registry>,
     path: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Answer {
     let subject = path?.0;
     let level = parse_body::<ConfigRequest>(&headers, &body)?.level()?;
-    let compatibility = mutate(&state, |store| Ok(store.set_level(Some(&subject), level)))?;
+    let compatibility = mutate(&registry, |store| Ok(store.set_level(Some(&subject), level)))?;
     ok(&ConfigUpdate { compatibility })
 }
 
 /// `DELETE /config/{subject}`: back to the global level; answers the level that was set.
-async fn delete_subject_config(State(state): State<ControlState>, path: Result<Path<String>, PathRejection>) -> Answer {
+async fn delete_subject_config(State(registry): State<Registry>, path: Result<Path<String>, PathRejection>) -> Answer {
     let subject = path?.0;
-    let compatibility = mutate(&state, |store| store.delete_level(Some(&subject)))?;
+    let compatibility = mutate(&registry, |store| store.delete_level(Some(&subject)))?;
     ok(&ConfigUpdate { compatibility })
 }

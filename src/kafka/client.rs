@@ -2,11 +2,14 @@
 //! share, its log routed to `tracing`, and its errors sorted into "retry" and
 //! "stop".
 
+use std::collections::BTreeMap;
+use std::fmt;
+
 use rdkafka::client::{Client, ClientContext};
 use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 
-use crate::config::KafkaSinkConfig;
+use serde::Deserialize;
 
 /// How long a committed transaction's records may wait for their COMMIT marker before a
 /// read-back gives up: Kafka's coordinator writes the markers after it answered the commit.
@@ -23,11 +26,42 @@ pub enum FailureKind {
     Fatal,
 }
 
-/// The client settings every Kafka client of a sink config shares (brokers, security).
-pub fn client_config(config: &KafkaSinkConfig) -> ClientConfig {
+/// A Kafka cluster as every Wellhead client reaches it: its bootstrap brokers and the
+/// configured librdkafka properties (of which every client takes the security ones).
+#[derive(Debug, Clone)]
+pub struct KafkaCluster {
+    /// Bootstrap servers, `host:port[,host:port…]`.
+    pub brokers: String,
+    pub properties: ProducerProperties,
+}
+
+/// librdkafka properties; values of keys that name a secret never show.
+#[derive(Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct ProducerProperties(pub BTreeMap<String, String>);
+
+impl ProducerProperties {
+    /// True for keys whose values are credentials.
+    pub fn is_secret(key: &str) -> bool {
+        ["password", "secret", "sasl.oauthbearer.config", "ssl.key.pem", "ssl.keystore"]
+            .iter()
+            .any(|part| key.contains(part))
+    }
+}
+
+impl fmt::Debug for ProducerProperties {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map()
+            .entries(self.0.iter().map(|(key, value)| (key, if Self::is_secret(key) { "***" } else { value.as_str() })))
+            .finish()
+    }
+}
+
+/// The client settings every Kafka client of `cluster` shares (brokers, security).
+pub fn client_config(cluster: &KafkaCluster) -> ClientConfig {
     let mut client = ClientConfig::new();
-    client.set("bootstrap.servers", &config.brokers);
-    for (key, value) in &config.properties.0 {
+    client.set("bootstrap.servers", &cluster.brokers);
+    for (key, value) in &cluster.properties.0 {
         if key.starts_with("security.") || key.starts_with("sasl.") || key.starts_with("ssl.") {
             client.set(key, value);
         }

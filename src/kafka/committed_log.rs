@@ -32,6 +32,7 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, StrBytes, encode_request_header_into_buffer};
 use kafka_protocol::records::RecordBatchDecoder;
 
+pub use super::transactions::CommittedRecord;
 use super::transactions::TransactionResolver;
 
 /// How long one request may take before the reader gives up.
@@ -60,15 +61,6 @@ pub enum CommittedLogError {
     Unreachable { brokers: String, last: String },
     #[error("topic {topic} partition {partition} has no leader right now")]
     NoLeader { topic: String, partition: i32 },
-}
-
-/// A record of a committed (or non-transactional) write.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CommittedRecord {
-    pub offset: i64,
-    pub timestamp: i64,
-    pub key: Option<Bytes>,
-    pub value: Option<Bytes>,
 }
 
 /// The committed records from an offset on, as far as the log is settled: see

@@ -10,8 +10,8 @@ use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 
-use super::client::{FailureKind, classify};
-use crate::config::KafkaSinkConfig;
+use super::client::{FailureKind, KafkaCluster, classify, client_config};
+use crate::failure::ErrorClass;
 
 /// How long the broker may take to create a topic.
 const CREATE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -25,14 +25,39 @@ pub enum TopicKind {
     Compacted,
 }
 
+/// Kafka's rule for topic names, as told to a user whose name breaks it.
+pub const TOPIC_NAME_RULE: &str =
+    "must be a Kafka topic name: 1-249 letters, digits, '.', '_' or '-', and not \".\" or \"..\"";
+
+/// Kafka's rule for topic names.
+pub fn is_valid_topic(topic: &str) -> bool {
+    !topic.is_empty()
+        && topic.len() <= 249
+        && topic != "."
+        && topic != ".."
+        && topic.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+}
+
+/// How the table topics Wellhead creates are laid out.
+#[derive(Debug, Clone, Default)]
+pub struct TopicLayout {
+    /// Partitions of each table topic.
+    pub partitions: i32,
+    /// Replication factor of every created topic (`None`: the broker's default).
+    pub replication_factor: Option<i16>,
+    /// Topic configs of table topics; keyed ones get `cleanup.policy = "compact"`
+    /// unless these set a policy.
+    pub topic_config: BTreeMap<String, String>,
+}
+
 /// Creating a topic failed.
 #[derive(Debug, thiserror::Error)]
 #[error("creating Kafka topic {topic}: {reason}")]
 pub struct TopicError {
     pub topic: String,
     pub reason: String,
-    /// A retry may succeed (the broker was unreachable or busy).
-    pub retriable: bool,
+    /// Transient when the broker was unreachable or busy.
+    pub class: ErrorClass,
 }
 
 /// Creates topics once per process run (a topic seen before is not asked for again).
@@ -51,18 +76,18 @@ impl std::fmt::Debug for TopicCreator {
 }
 
 impl TopicCreator {
-    pub fn new(config: &KafkaSinkConfig) -> Result<TopicCreator, TopicError> {
-        let admin = super::client::client_config(config).create().map_err(|error: KafkaError| TopicError {
+    pub fn new(cluster: &KafkaCluster, layout: TopicLayout) -> Result<TopicCreator, TopicError> {
+        let admin = client_config(cluster).create().map_err(|error: KafkaError| TopicError {
             topic: String::new(),
             reason: error.to_string(),
-            retriable: false,
+            class: ErrorClass::Definite,
         })?;
         Ok(TopicCreator {
             admin,
-            partitions: config.partitions,
+            partitions: layout.partitions,
             // -1 asks for the broker's default.replication.factor.
-            replication_factor: config.replication_factor.map_or(-1, i32::from),
-            topic_config: config.topic_config.clone(),
+            replication_factor: layout.replication_factor.map_or(-1, i32::from),
+            topic_config: layout.topic_config,
             known: HashSet::new(),
         })
     }
@@ -92,7 +117,10 @@ impl TopicCreator {
         let failed = |reason: String, error: KafkaError| TopicError {
             topic: topic.to_owned(),
             reason,
-            retriable: classify(&error) == FailureKind::Retriable,
+            class: match classify(&error) {
+                FailureKind::Retriable => ErrorClass::Transient,
+                FailureKind::Fenced | FailureKind::Fatal => ErrorClass::Definite,
+            },
         };
         let results = tokio::runtime::Handle::current()
             .block_on(self.admin.create_topics([&new_topic], &options))

@@ -12,7 +12,16 @@
 
 use std::collections::HashMap;
 
-use super::committed_log::CommittedRecord;
+use bytes::Bytes;
+
+/// A record of a committed (or non-transactional) write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommittedRecord {
+    pub offset: i64,
+    pub timestamp: i64,
+    pub key: Option<Bytes>,
+    pub value: Option<Bytes>,
+}
 
 /// Control record type of a commit marker (the key's second i16); 0 is abort.
 const CONTROL_COMMIT: i16 = 1;

@@ -9,9 +9,11 @@
 //!      └──────── watch<restart point> (only after the checkpoint is durable) ┘
 //! ```
 //!
-//! A source that fails transiently is started again with the same outlet (its
-//! resends are dropped there); a sink that fails transiently restarts the whole
-//! pipeline from the last committed checkpoint. Definite failures stop it.
+//! The restart policy reads the type a failure was classified into (see
+//! [`crate::failure`]): a source that fails transiently is started again with the
+//! same outlet (its resends are dropped there); a sink that fails transiently
+//! restarts the whole pipeline from the last committed checkpoint. Definite
+//! failures stop it.
 
 pub mod backoff;
 
@@ -22,12 +24,13 @@ use tokio::sync::watch;
 use self::backoff::Backoff;
 use crate::batch::{AckReceiver, Outlet, batch_queue};
 use crate::config::PipelineConfig;
+use crate::failure::{Definite, Failure, Transient};
 use crate::registry::SchemaRegistry;
 use crate::sink::{self, SinkError};
 use crate::source::{self, ChangeSource, SourceError};
 use crate::telemetry::{Metrics, PipelineLabel};
 
-/// A pipeline stopped with an error.
+/// Why a pipeline stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
     #[error("pipeline {pipeline}: {source}")]
@@ -38,24 +41,32 @@ pub enum PipelineError {
     SinkPanicked { pipeline: String },
 }
 
+/// The hint of a transient failure that ends a pipeline because it was stopping anyway.
+const FAILED_WHILE_STOPPING: &str =
+    "it failed while stopping; nothing after its last checkpoint was acknowledged, and the next start resumes there";
+
 /// Runs one pipeline until `shutdown` turns true (then flushes and checkpoints) or it
-/// fails for good. A sink failure a retry may fix (a Kafka broker away) starts the pipeline
-/// again from its last committed checkpoint, after the backoff.
+/// fails for good. A transient failure of the sink (a Kafka broker away, the registry
+/// unreachable) starts the pipeline again from its last committed checkpoint, after the
+/// backoff; transient failures of the source are retried inside (see
+/// [`stream_with_reconnects`]). Only a definite failure ends it.
 pub async fn run_pipeline(
     config: PipelineConfig,
     mut shutdown: watch::Receiver<bool>,
     metrics: Metrics,
     registry: SchemaRegistry,
-) -> Result<(), PipelineError> {
+) -> Result<(), Definite<PipelineError>> {
     let mut backoff = Backoff::default();
     loop {
         let started = Instant::now();
         let result = run_pipeline_once(config.clone(), shutdown.clone(), metrics.clone(), registry.clone()).await;
         let error = match result {
-            Err(PipelineError::Sink { pipeline, source }) if source.is_retriable() && !*shutdown.borrow() => {
-                PipelineError::Sink { pipeline, source }
+            Ok(()) => return Ok(()),
+            Err(Failure::Definite(definite)) => return Err(definite),
+            Err(Failure::Transient(Transient(error))) if *shutdown.borrow() => {
+                return Err(Definite { error, hint: Some(FAILED_WHILE_STOPPING) });
             }
-            other => return other,
+            Err(Failure::Transient(Transient(error))) => error,
         };
         let delay = backoff.failed(started);
         tracing::warn!(%error, retry_in_ms = delay.as_millis() as u64, "Pipeline stopped; starting again from its last committed checkpoint.");
@@ -71,10 +82,20 @@ async fn run_pipeline_once(
     shutdown: watch::Receiver<bool>,
     metrics: Metrics,
     registry: SchemaRegistry,
-) -> Result<(), PipelineError> {
+) -> Result<(), Failure<PipelineError>> {
     let pipeline = config.name.clone();
-    let sink_error = |source| PipelineError::Sink { pipeline: pipeline.clone(), source };
-    let panicked = || PipelineError::SinkPanicked { pipeline: pipeline.clone() };
+    let sink_error = |source: SinkError| {
+        Failure::from(source).map(|source| PipelineError::Sink { pipeline: pipeline.clone(), source })
+    };
+    let source_error = |failure: Failure<SourceError>| {
+        failure.map(|source| PipelineError::Source { pipeline: pipeline.clone(), source })
+    };
+    let panicked = || {
+        Failure::Definite(Definite {
+            error: PipelineError::SinkPanicked { pipeline: pipeline.clone() },
+            hint: Some("this is a bug in Wellhead; please report it with this log"),
+        })
+    };
     // Opening a sink may block (Kafka's transactional producer fences, then the checkpoint is read back).
     let open_config = config.clone();
     let open_metrics = metrics.clone();
@@ -82,8 +103,8 @@ async fn run_pipeline_once(
         .await
         .map_err(|_| panicked())?
         .map_err(sink_error)?;
-    let mut source = source::build(&config, &resume_from, metrics.clone())
-        .map_err(|source| PipelineError::Source { pipeline: pipeline.clone(), source })?;
+    let mut source =
+        source::build(&config, &resume_from, metrics.clone()).map_err(|error| source_error(error.into()))?;
     let (sender, receiver) = batch_queue(config.buffer.max_bytes);
     let (ack_sender, ack_receiver) = watch::channel(resume_from.restart_point.clone());
     let limits = (
@@ -107,7 +128,7 @@ async fn run_pipeline_once(
     let sink_result = sink_thread.await.map_err(|_| panicked())?;
     // A failed sink is the cause; the source then only saw its queue close (`SinkStopped`).
     sink_result.map_err(sink_error)?;
-    source_result.map_err(|source| PipelineError::Source { pipeline: pipeline.clone(), source })
+    source_result.map_err(source_error)
 }
 
 /// Streams from `source` until shutdown; after a transient failure, waits for the backoff
@@ -119,14 +140,14 @@ async fn stream_with_reconnects(
     mut shutdown: watch::Receiver<bool>,
     metrics: &Metrics,
     pipeline: &str,
-) -> Result<(), SourceError> {
+) -> Result<(), Failure<SourceError>> {
     let mut backoff = Backoff::default();
     loop {
         let started = Instant::now();
-        let error = match source.stream(outlet, &mut acks, &mut shutdown).await {
+        let error = match source.stream(outlet, &mut acks, &mut shutdown).await.map_err(Failure::from) {
             Ok(()) => return Ok(()),
-            Err(error) if error.is_transient() && !*shutdown.borrow() => error,
-            Err(error) => return Err(error),
+            Err(Failure::Transient(Transient(error))) if !*shutdown.borrow() => error,
+            Err(failure) => return Err(failure),
         };
         let delay = backoff.failed(started);
         tracing::warn!(%pipeline, %error, retry_in_ms = delay.as_millis() as u64, "Source interrupted; reconnecting.");

@@ -16,8 +16,9 @@ use std::sync::Mutex;
 use wellhead_schema::compatibility::CompatibilityLevel;
 use wellhead_schema::registry::{ApplyError, Change, Registration, RegistryError, RegistryEvent, RegistryStore};
 
-use super::kafka_log::{KafkaRegistryLog, KafkaRegistryLogError};
-use crate::config::KafkaSinkConfig;
+use super::kafka_log::{KafkaRegistryLog, KafkaRegistryLogError, WriteFailure};
+use crate::kafka::client::KafkaCluster;
+use crate::kafka::topics::TopicLayout;
 
 /// The event log's file name inside the registry directory.
 pub const LOG_FILE: &str = "registry.events.jsonl";
@@ -29,7 +30,7 @@ pub enum RegistryStorage {
     File { dir: PathBuf },
     /// A compacted topic on the cluster of this Kafka sink; `dir` holds a file log
     /// from before, copied into an empty topic once.
-    Kafka { dir: PathBuf, sink: Box<KafkaSinkConfig>, topic: String },
+    Kafka { dir: PathBuf, cluster: KafkaCluster, layout: TopicLayout, topic: String },
 }
 
 /// The embedded registry failed (a client error is `Registry`; the rest are storage).
@@ -45,6 +46,15 @@ pub enum EmbeddedRegistryError {
     Replay { path: PathBuf, source: ApplyError },
     #[error(transparent)]
     Kafka(#[from] KafkaRegistryLogError),
+}
+
+impl From<WriteFailure> for EmbeddedRegistryError {
+    fn from(failure: WriteFailure) -> Self {
+        match failure {
+            WriteFailure::Refused(error) => EmbeddedRegistryError::Registry(error),
+            WriteFailure::Log(error) => EmbeddedRegistryError::Kafka(error),
+        }
+    }
 }
 
 /// The log the store's events go to.
@@ -80,8 +90,8 @@ impl EmbeddedRegistry {
     pub fn open_storage(storage: &RegistryStorage) -> Result<EmbeddedRegistry, EmbeddedRegistryError> {
         match storage {
             RegistryStorage::File { dir } => Self::open(dir),
-            RegistryStorage::Kafka { dir, sink, topic } => {
-                let (log, store) = KafkaRegistryLog::open(sink, topic)?;
+            RegistryStorage::Kafka { dir, cluster, layout, topic } => {
+                let (log, store) = KafkaRegistryLog::open(cluster, layout, topic)?;
                 let registry =
                     EmbeddedRegistry { inner: Mutex::new(Inner { store, log: RegistryLog::Kafka(Box::new(log)) }) };
                 registry.bring_file_log_along(dir, topic)?;
@@ -164,7 +174,7 @@ impl EmbeddedRegistry {
                 append_to_file(path, file, &change.events)?;
                 store.commit(change).map_err(|source| EmbeddedRegistryError::Replay { path: path.clone(), source })
             }
-            RegistryLog::Kafka(kafka) => kafka.write(store, &plan),
+            RegistryLog::Kafka(kafka) => Ok(kafka.write(store, &plan)?),
         }
     }
 

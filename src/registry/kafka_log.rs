@@ -27,10 +27,10 @@ use rdkafka::error::KafkaError;
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 use wellhead_schema::registry::{Change, RegistryError, RegistryEvent, RegistryStore};
 
-use crate::config::KafkaSinkConfig;
-use crate::kafka::client::{COMMIT_MARKER_WAIT, client_config, log_to_tracing, wait_for_deliveries};
+use crate::failure::{Classify, ErrorClass};
+use crate::kafka::client::{COMMIT_MARKER_WAIT, KafkaCluster, client_config, log_to_tracing, wait_for_deliveries};
 use crate::kafka::committed_log::{CommittedLogReader, CommittedRecord};
-use crate::kafka::topics::{TopicCreator, TopicKind};
+use crate::kafka::topics::{TopicCreator, TopicKind, TopicLayout};
 
 /// Default topic of the embedded registry when its pipelines stream to Kafka.
 pub const DEFAULT_REGISTRY_TOPIC: &str = "_wellhead_schemas";
@@ -55,11 +55,14 @@ pub enum KafkaRegistryLogError {
     Write { topic: String, reason: String },
 }
 
-impl KafkaRegistryLogError {
-    /// True when Kafka was away or busy (a later attempt may succeed); false for a topic
-    /// holding something the registry cannot apply.
-    pub fn is_retriable(&self) -> bool {
-        !matches!(self, KafkaRegistryLogError::Corrupt { .. })
+impl Classify for KafkaRegistryLogError {
+    /// Transient: Kafka was away or busy; definite: the topic holds something the
+    /// registry cannot apply.
+    fn class(&self) -> ErrorClass {
+        match self {
+            KafkaRegistryLogError::Unavailable { .. } | KafkaRegistryLogError::Write { .. } => ErrorClass::Transient,
+            KafkaRegistryLogError::Corrupt { .. } => ErrorClass::Definite,
+        }
     }
 }
 
@@ -108,15 +111,16 @@ impl KafkaRegistryLog {
     /// Creates the topic when missing and reads it into a store. Blocks on the
     /// network (topic creation needs a tokio runtime around it).
     pub fn open(
-        sink: &KafkaSinkConfig,
+        cluster: &KafkaCluster,
+        layout: &TopicLayout,
         topic: &str,
     ) -> Result<(KafkaRegistryLog, RegistryStore), KafkaRegistryLogError> {
         let unavailable = |reason: String| KafkaRegistryLogError::Unavailable { topic: topic.to_owned(), reason };
         // Connecting first fails at once when the cluster is away (creating the topic would wait 30 s).
-        let reader = CommittedLogReader::connect(&sink.brokers).map_err(|error| unavailable(error.to_string()))?;
-        let mut topics = TopicCreator::new(sink).map_err(|error| unavailable(error.to_string()))?;
+        let reader = CommittedLogReader::connect(&cluster.brokers).map_err(|error| unavailable(error.to_string()))?;
+        let mut topics = TopicCreator::new(cluster, layout.clone()).map_err(|error| unavailable(error.to_string()))?;
         topics.ensure(topic, TopicKind::Compacted).map_err(|error| unavailable(error.to_string()))?;
-        let mut producer_config = client_config(sink);
+        let mut producer_config = client_config(cluster);
         producer_config
             .set("transactional.id", format!("wellhead-registry-{topic}"))
             .set("enable.idempotence", "true")
@@ -136,18 +140,20 @@ impl KafkaRegistryLog {
         &mut self,
         store: &mut RegistryStore,
         plan: &dyn Fn(&RegistryStore) -> Result<Change<T>, RegistryError>,
-    ) -> Result<T, super::embedded::EmbeddedRegistryError> {
+    ) -> Result<T, WriteFailure> {
         let mut attempt = 1;
         loop {
             match self.write_once(store, plan) {
                 Ok(outcome) => return Ok(outcome),
-                Err(WriteFailure::Refused(error)) => return Err(error.into()),
-                Err(WriteFailure::Log(error @ KafkaRegistryLogError::Corrupt { .. })) => return Err(error.into()),
+                Err(refused @ WriteFailure::Refused(_)) => return Err(refused),
+                Err(WriteFailure::Log(error @ KafkaRegistryLogError::Corrupt { .. })) => {
+                    return Err(WriteFailure::Log(error));
+                }
                 Err(WriteFailure::Log(error)) => {
                     // A failed write leaves no trace but an aborted transaction; the next starts afresh.
                     self.producer = None;
                     if attempt >= WRITE_ATTEMPTS {
-                        return Err(error.into());
+                        return Err(WriteFailure::Log(error));
                     }
                     tracing::warn!(topic = %self.topic, attempt, %error, "Registry write to Kafka failed; retrying.");
                     std::thread::sleep(RETRY_PAUSE * 2u32.pow(attempt - 1));
@@ -277,8 +283,9 @@ impl KafkaRegistryLog {
     }
 }
 
-/// Why one write attempt failed.
-enum WriteFailure {
+/// Why a write (or one attempt of it) failed.
+#[derive(Debug)]
+pub enum WriteFailure {
     /// The registry refused the change (a client error): final.
     Refused(RegistryError),
     /// Kafka failed or the write did not come back: worth another attempt.

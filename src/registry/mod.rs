@@ -20,6 +20,7 @@ use wellhead_schema::registry::{Registration, RegistryError, VersionSelector};
 
 use self::client::{ClientError, RegistryClient};
 use self::embedded::{EmbeddedRegistry, EmbeddedRegistryError};
+use crate::failure::{Classify, ErrorClass};
 
 /// What a pipeline does with a schema its subject's compatibility level rejects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
@@ -45,15 +46,18 @@ pub enum RegisterError {
     Client(#[from] ClientError),
 }
 
-impl RegisterError {
-    /// True when the registry could not be reached (its Kafka topic, an external
-    /// registry's address, or a 5xx): the pipeline retries from its checkpoint.
-    pub fn is_retriable(&self) -> bool {
+impl Classify for RegisterError {
+    /// Transient: the registry could not be reached (its Kafka topic, an external
+    /// registry's address, or a 5xx); the pipeline retries from its checkpoint.
+    fn class(&self) -> ErrorClass {
         match self {
-            RegisterError::Embedded(EmbeddedRegistryError::Kafka(error)) => error.is_retriable(),
-            RegisterError::Client(ClientError::Unreachable { .. }) => true,
-            RegisterError::Client(ClientError::Answer { status, .. }) => *status >= 500,
-            _ => false,
+            RegisterError::Embedded(EmbeddedRegistryError::Kafka(error)) => error.class(),
+            RegisterError::Client(ClientError::Unreachable { .. }) => ErrorClass::Transient,
+            RegisterError::Client(ClientError::Answer { status, .. }) if *status >= 500 => ErrorClass::Transient,
+            RegisterError::Incompatible { .. }
+            | RegisterError::Registry(_)
+            | RegisterError::Embedded(_)
+            | RegisterError::Client(_) => ErrorClass::Definite,
         }
     }
 }

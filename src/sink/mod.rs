@@ -24,7 +24,9 @@ use wellhead_decoders::change::{ChangeEvent, Operation};
 
 use crate::batch::{AckSender, BatchReceiver};
 use crate::checkpoint::{Checkpoint, CheckpointError, CheckpointStore, SinkState};
+use crate::clock;
 use crate::config::{PipelineConfig, SinkConfig, SourceConfig};
+use crate::failure::{Classify, ErrorClass};
 use crate::registry::SchemaRegistry;
 use crate::telemetry::{ChangeLabels, Metrics, PipelineLabel};
 
@@ -74,13 +76,29 @@ pub enum SinkError {
     KafkaFenced { pipeline: String, reason: String },
 }
 
-impl SinkError {
-    /// True when starting the pipeline again from its last checkpoint may succeed.
-    pub fn is_retriable(&self) -> bool {
+impl Classify for SinkError {
+    /// Transient: starting the pipeline again from its last checkpoint may succeed.
+    fn class(&self) -> ErrorClass {
         match self {
-            SinkError::KafkaRetriable { .. } => true,
-            SinkError::Schema { source, .. } => source.is_retriable(),
-            _ => false,
+            SinkError::KafkaRetriable { .. } => ErrorClass::Transient,
+            SinkError::Schema { source, .. } => source.class(),
+            SinkError::Io { .. }
+            | SinkError::OrphanOutput { .. }
+            | SinkError::Shortened { .. }
+            | SinkError::Checkpoint(_)
+            | SinkError::MissingFile { .. }
+            | SinkError::Incompatible { .. }
+            | SinkError::Encode { .. }
+            | SinkError::Internal(_)
+            | SinkError::KafkaFatal { .. }
+            | SinkError::KafkaFenced { .. } => ErrorClass::Definite,
+        }
+    }
+
+    fn hint(&self) -> Option<&'static str> {
+        match self {
+            SinkError::Internal(_) => Some("this is a bug in Wellhead; please report it with this log"),
+            _ => None,
         }
     }
 }
@@ -301,7 +319,7 @@ pub fn drain(
         while let Ok(next) = receiver.try_recv() {
             round.push(next);
         }
-        let now = now_millis();
+        let now = clock::unix_millis_now();
         let mut advanced = false;
         for batch in &round {
             for event in &batch.events {
@@ -332,12 +350,4 @@ pub fn drain(
         acks.send_replace(saved.restart_point);
     }
     Ok(())
-}
-
-/// Milliseconds since the Unix epoch, for `ts_ms`.
-fn now_millis() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|elapsed| i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
 }

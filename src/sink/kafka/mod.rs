@@ -39,6 +39,7 @@ use super::SinkError;
 use super::avro_table::TableOutput;
 use crate::checkpoint::{self, Checkpoint};
 use crate::config::{KafkaDelivery, KafkaSinkConfig, RegistryConfig};
+use crate::failure::ErrorClass;
 use crate::kafka::client::{self, FailureKind};
 use crate::kafka::committed_log::{CommittedLogError, CommittedLogReader};
 use crate::kafka::topics::{self, TopicCreator, TopicKind};
@@ -124,7 +125,7 @@ impl KafkaSink {
                 "Kafka sink in at_least_once mode: after a crash, changes written since the last checkpoint are written again."
             ),
         }
-        let mut topics = TopicCreator::new(config).map_err(topic_error)?;
+        let mut topics = TopicCreator::new(&config.cluster(), config.topic_layout()).map_err(topic_error)?;
         topics.ensure(&config.checkpoint_topic, TopicKind::Compacted).map_err(topic_error)?;
         let mut checkpoint_log = CommittedLogReader::connect(&config.brokers).map_err(|error| {
             SinkError::KafkaRetriable { what: "connecting to read the checkpoint".into(), reason: error.to_string() }
@@ -461,9 +462,9 @@ fn record_error(producer: &SinkProducer, table: &str, topic: &str, error: &Kafka
 }
 
 fn topic_error(error: topics::TopicError) -> SinkError {
-    if error.retriable {
-        SinkError::KafkaRetriable { what: format!("creating topic {}", error.topic), reason: error.reason }
-    } else {
-        SinkError::KafkaFatal { what: format!("creating topic {}", error.topic), reason: error.reason }
+    let what = format!("creating topic {}", error.topic);
+    match error.class {
+        ErrorClass::Transient => SinkError::KafkaRetriable { what, reason: error.reason },
+        ErrorClass::Definite => SinkError::KafkaFatal { what, reason: error.reason },
     }
 }

@@ -31,6 +31,7 @@ use tokio_rustls::client::TlsStream;
 
 use super::params::{APPLICATION_NAME, ConnectionParams};
 use super::tls::SslMode;
+use crate::failure::{Classify, ErrorClass};
 
 /// Session settings that fix the text forms pgoutput sends, so that
 /// `decoders::pgvalue` parses one known format (see its module doc).
@@ -95,15 +96,19 @@ pub enum ReplicationConnectionError {
     Tls { address: String, reason: String },
 }
 
-impl ReplicationConnectionError {
-    /// True when trying again later may succeed (network, restarts, server shutdown).
-    pub fn is_transient(&self) -> bool {
+impl Classify for ReplicationConnectionError {
+    /// Transient: the network, restarts, a server shutting down or full.
+    fn class(&self) -> ErrorClass {
         match self {
-            Self::Connect { .. } | Self::Io(_) | Self::Closed => true,
+            Self::Connect { .. } | Self::Io(_) | Self::Closed => ErrorClass::Transient,
             // 57P01 admin shutdown, 57P02 crash shutdown, 57P03 cannot connect now,
             // 53300 too many connections, 55006 slot in use by another process.
-            Self::Server(error) => matches!(error.code.as_str(), "57P01" | "57P02" | "57P03" | "53300" | "55006"),
-            Self::Protocol(_) | Self::Authentication { .. } | Self::Tls { .. } => false,
+            Self::Server(error) if matches!(error.code.as_str(), "57P01" | "57P02" | "57P03" | "53300" | "55006") => {
+                ErrorClass::Transient
+            }
+            Self::Server(_) | Self::Protocol(_) | Self::Authentication { .. } | Self::Tls { .. } => {
+                ErrorClass::Definite
+            }
         }
     }
 }

@@ -49,6 +49,7 @@ use self::stream::{Session, acknowledged_flush_lsn};
 use crate::batch::{AckReceiver, Outlet};
 use crate::checkpoint::{Checkpoint, CheckpointUpdate, TableState};
 use crate::config::{PipelineConfig, PostgresSourceConfig};
+use crate::failure::{Classify, ErrorClass};
 use crate::telemetry::{Metrics, PipelineLabel};
 
 /// Why the PostgreSQL source stopped.
@@ -86,14 +87,37 @@ pub enum SourceError {
     NotBuilt(&'static str),
 }
 
-impl SourceError {
-    /// True when reconnecting later may succeed.
-    pub fn is_transient(&self) -> bool {
+impl Classify for SourceError {
+    /// Transient: reconnecting later may succeed.
+    fn class(&self) -> ErrorClass {
         match self {
-            SourceError::Replication(error) => error.is_transient(),
-            SourceError::SqlConnect { .. } | SourceError::StreamEnded => true,
-            SourceError::Slot(SlotError::Create { source, .. }) => source.is_transient(),
-            _ => false,
+            SourceError::Replication(error) => error.class(),
+            SourceError::Slot(SlotError::Create { source, .. }) => source.class(),
+            SourceError::SqlConnect { .. } | SourceError::StreamEnded => ErrorClass::Transient,
+            SourceError::Params(_)
+            | SourceError::Slot(_)
+            | SourceError::Identity(_)
+            | SourceError::Catalog(_)
+            | SourceError::Decode(_)
+            | SourceError::Codec(_)
+            | SourceError::Spill(_)
+            | SourceError::Protocol(_)
+            | SourceError::Position(_)
+            | SourceError::Prerequisites(_)
+            | SourceError::SinkStopped
+            | SourceError::NotBuilt(_) => ErrorClass::Definite,
+        }
+    }
+
+    fn hint(&self) -> Option<&'static str> {
+        match self {
+            SourceError::Decode(_) | SourceError::Codec(_) | SourceError::Protocol(_) | SourceError::Position(_) => {
+                Some("Wellhead could not read what the server sent; please report it with this log")
+            }
+            SourceError::Replication(ReplicationConnectionError::Authentication { .. }) => {
+                Some("check the user and password in source.url")
+            }
+            _ => None,
         }
     }
 }

@@ -45,6 +45,7 @@ use super::connection::ReplicationConnection;
 use super::relations::RelationMap;
 use super::spill::SpillStore;
 use crate::batch::{AckReceiver, Acknowledgement, Outlet};
+use crate::clock;
 use crate::telemetry::{Metrics, PipelineLabel};
 
 /// How often a status update is sent even when the server does not ask.
@@ -403,7 +404,7 @@ impl Session<'_> {
             written: state.received.max(flushed),
             flushed,
             applied: flushed,
-            client_time: unix_micros_to_postgres_time(unix_micros_now()),
+            client_time: unix_micros_to_postgres_time(clock::unix_micros_now()),
             reply_requested,
         };
         self.connection.send_copy_data(update.encode()).await?;
@@ -460,11 +461,4 @@ async fn sleep_until(deadline: Option<Instant>) {
         Some(deadline) => tokio::time::sleep_until(deadline).await,
         None => std::future::pending().await,
     }
-}
-
-fn unix_micros_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|elapsed| i64::try_from(elapsed.as_micros()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
 }
