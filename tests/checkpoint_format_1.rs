@@ -1,6 +1,8 @@
 //! A checkpoint of format 1, as the previous version of Wellhead wrote it,
 //! resumes exactly: a pipeline upgraded in place continues where it stopped,
-//! on PostgreSQL 15 with the JSON-lines sink, and then writes format 2.
+//! on PostgreSQL 15 with the JSON-lines sink (a checkpoint file) and with the
+//! Kafka sink (a checkpoint record, keyed by the pipeline's name, in the
+//! checkpoint topic), and then writes format 2.
 //!
 //! ```text
 //!  run (rows 1..6) ─► stop ─► checkpoint rewritten in format 1 (the shape of
@@ -18,7 +20,10 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use support::{Server, TestDatabase, Wellhead, wait_for};
+use support::kafka::{
+    AvroDecoder, brokers, checkpoint_topic, committed_view, create_state_topics, topic, write_kafka_config,
+};
+use support::{Server, TestDatabase, Wellhead, free_port, wait_for};
 
 const OUTPUT_TIMEOUT: Duration = Duration::from_secs(30);
 const STOP_TIMEOUT: Duration = Duration::from_secs(30);
@@ -142,5 +147,94 @@ async fn a_format_1_checkpoint_written_by_the_previous_version_resumes_exactly()
         Some(std::fs::metadata(db.output_path()).expect("output").len()),
         "{resumed:#}"
     );
+    db.drop().await;
+}
+
+/// The row ids in `db`'s table topic, in offset order, decoded with the registry at `http`.
+fn kafka_ids(db: &TestDatabase, brokers: &str, decoder: &mut AvroDecoder) -> Vec<i64> {
+    committed_view(brokers, &topic(db, "public.t"))
+        .iter()
+        .map(|record| {
+            decoder.decode(record.value.as_deref().expect("value"))["after"]["id"].as_i64().expect("after.id")
+        })
+        .collect()
+}
+
+/// The last committed checkpoint record of `db`'s pipeline, as JSON.
+fn kafka_checkpoint(db: &TestDatabase, brokers: &str) -> serde_json::Value {
+    let records = committed_view(brokers, &checkpoint_topic(db));
+    let last = records
+        .iter()
+        .rev()
+        .find(|record| record.key.as_deref() == Some(db.name.as_bytes()))
+        .expect("a checkpoint record of the pipeline");
+    serde_json::from_slice(last.value.as_deref().expect("checkpoint value")).expect("checkpoint JSON")
+}
+
+/// Appends `value` to the checkpoint topic as the previous version's sink would have
+/// (key = pipeline name, partition 0); outside a transaction, which a reader counts as
+/// committed just as the previous version's committed transaction.
+fn produce_checkpoint(db: &TestDatabase, brokers: &str, value: &serde_json::Value) {
+    use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+    let producer: BaseProducer =
+        rdkafka::ClientConfig::new().set("bootstrap.servers", brokers).set("acks", "all").create().expect("producer");
+    let payload = serde_json::to_vec_pretty(value).expect("encode");
+    let topic = checkpoint_topic(db);
+    let record = BaseRecord::<[u8], [u8]>::to(&topic).key(db.name.as_bytes()).payload(&payload).partition(0);
+    producer.send(record).map_err(|(error, _)| error).expect("format-1 checkpoint record queued");
+    producer.flush(Duration::from_secs(10)).expect("format-1 checkpoint record written");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_format_1_kafka_checkpoint_record_resumes_exactly() {
+    let db = TestDatabase::create(Server::Pg15, "format1_kafka").await;
+    db.client.batch_execute("CREATE TABLE t (id bigint PRIMARY KEY, v text)").await.expect("schema");
+    let brokers = brokers();
+    create_state_topics(&db, &brokers).await;
+    let http = format!("127.0.0.1:{}", free_port());
+    let config = write_kafka_config(&db, &["public.t"], &brokers, &http, "", "");
+    let mut decoder = AvroDecoder::new(&http);
+
+    let mut wellhead = Wellhead::start(&config);
+    wellhead.wait_streaming().await;
+    for id in 1..=3_i64 {
+        db.client.execute("INSERT INTO t VALUES ($1, 'single')", &[&id]).await.expect("insert");
+    }
+    db.client.batch_execute("INSERT INTO t VALUES (4, 'multi'), (5, 'multi'), (6, 'multi')").await.expect("insert");
+    wait_for(OUTPUT_TIMEOUT, "rows 1..6 in Kafka", || kafka_ids(&db, &brokers, &mut decoder).len() >= 6).await;
+    stop(wellhead);
+    assert_eq!(kafka_ids(&db, &brokers, &mut decoder), (1..=6).collect::<Vec<_>>(), "the first run's records");
+
+    let format_1 = to_format_1(&kafka_checkpoint(&db, &brokers));
+    let fixture = read_json(Path::new(FIXTURE));
+    assert_eq!(key_paths(&format_1), key_paths(&fixture), "the record has the shape the previous version wrote");
+    produce_checkpoint(&db, &brokers, &format_1);
+    assert_eq!(kafka_checkpoint(&db, &brokers)["format"], 1, "the format-1 record is the latest checkpoint");
+
+    for id in 7..=8_i64 {
+        db.client.execute("INSERT INTO t VALUES ($1, 'single')", &[&id]).await.expect("insert");
+    }
+    db.client.batch_execute("INSERT INTO t VALUES (9, 'multi'), (10, 'multi'), (11, 'multi')").await.expect("insert");
+
+    let mut wellhead = Wellhead::start(&config);
+    wellhead.wait_streaming().await;
+    wait_for(OUTPUT_TIMEOUT, "row 11 in Kafka", || kafka_ids(&db, &brokers, &mut decoder).last() == Some(&11)).await;
+    let log = wellhead.log.clone();
+    stop(wellhead);
+    let log = std::fs::read_to_string(log).unwrap_or_default();
+
+    assert_eq!(
+        kafka_ids(&db, &brokers, &mut decoder),
+        (1..=11).collect::<Vec<_>>(),
+        "every row once, in order; log:\n{log}"
+    );
+    let flush_lsn = format_1["flush_lsn"].as_str().expect("flush_lsn");
+    assert!(
+        log.contains(&format!("start_lsn={flush_lsn} ")),
+        "streaming resumes at the format-1 flush_lsn {flush_lsn}; log:\n{log}"
+    );
+    let resumed = kafka_checkpoint(&db, &brokers);
+    assert_eq!(resumed["format"], 2, "the resumed run writes format 2: {resumed:#}");
+    assert_eq!(resumed["origin"]["slot"], db.name.as_str(), "the origin is recorded now: {resumed:#}");
     db.drop().await;
 }

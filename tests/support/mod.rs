@@ -54,24 +54,35 @@ pub async fn connect(url: &str) -> Client {
     client
 }
 
-/// A database created for one test, with unique slot and publication names.
+/// A database created for one test, with unique slot and publication names. Dropped
+/// with its slot by [`TestDatabase::drop`], or, when a test panics first, by `Drop`: a
+/// leaked slot would pin the server's WAL for every later run on the machine.
 pub struct TestDatabase {
     pub server: Server,
     pub name: String,
     pub client: Client,
     pub dir: PathBuf,
+    dropped: bool,
 }
 
 impl TestDatabase {
     pub async fn create(server: Server, label: &str) -> TestDatabase {
-        let name = format!("wh_{label}_{}_{}", std::process::id(), COUNTER.fetch_add(1, Ordering::SeqCst));
+        // Process ids repeat (pid_max is 32768 here), so a name of pid and counter alone can
+        // meet a database an earlier run left behind; the clock's low bits tell them apart.
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |t| t.subsec_nanos());
+        let name = format!(
+            "wh_{label}_{}_{}_{:06x}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::SeqCst),
+            nanos & 0xff_ffff
+        );
         let admin = connect(&server.url("postgres")).await;
         admin.batch_execute(&format!("CREATE DATABASE {name}")).await.expect("create database");
         let client = connect(&server.url(&name)).await;
         let dir = std::env::temp_dir().join("wellhead-tests").join(&name);
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("test dir");
-        TestDatabase { server, name, client, dir }
+        TestDatabase { server, name, client, dir, dropped: false }
     }
 
     pub fn url(&self) -> String {
@@ -105,17 +116,39 @@ impl TestDatabase {
     }
 
     /// Drops the slot (if any) and the database.
-    pub async fn drop(self) {
-        let admin = connect(&self.server.url("postgres")).await;
-        let _ = admin
-            .batch_execute(&format!(
-                "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = '{0}' AND active;
-                 SELECT pg_sleep(0.2);
-                 SELECT pg_drop_replication_slot('{0}') FROM pg_replication_slots WHERE slot_name = '{0}';",
-                self.name
-            ))
-            .await;
-        let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)).await;
+    pub async fn drop(mut self) {
+        drop_database_and_slot(self.server, &self.name).await;
+        self.dropped = true;
+    }
+}
+
+async fn drop_database_and_slot(server: Server, name: &str) {
+    let admin = connect(&server.url("postgres")).await;
+    let _ = admin
+        .batch_execute(&format!(
+            "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = '{name}' AND active;
+             SELECT pg_sleep(0.2);
+             SELECT pg_drop_replication_slot('{name}') FROM pg_replication_slots WHERE slot_name = '{name}';"
+        ))
+        .await;
+    let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
+}
+
+impl Drop for TestDatabase {
+    /// A test that panicked before [`TestDatabase::drop`]: the slot and database go all the
+    /// same (on a thread of its own, as the test's runtime may be the one unwinding). The
+    /// test's directory stays for the post-mortem.
+    fn drop(&mut self) {
+        if self.dropped {
+            return;
+        }
+        let (server, name) = (self.server, self.name.clone());
+        let cleanup = std::thread::spawn(move || {
+            if let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                runtime.block_on(drop_database_and_slot(server, &name));
+            }
+        });
+        let _ = cleanup.join();
     }
 }
 
