@@ -19,6 +19,17 @@ use crate::checkpoint::CheckpointUpdate;
 /// having more ready (transactions of tables not captured, for instance) but never fills it.
 pub const BUSY_SOURCE_MAX_WAIT: Duration = Duration::from_millis(100);
 
+/// When a batch is full, and how long it may wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchLimits {
+    /// Events in a batch at most.
+    pub max_events: usize,
+    /// Estimated bytes of a batch at most.
+    pub max_bytes: usize,
+    /// How long a batch's oldest item may wait (zero: cut when the source has nothing more ready).
+    pub max_wait: Duration,
+}
+
 /// A batch taken from the builder.
 #[derive(Debug)]
 pub struct PendingBatch {
@@ -38,25 +49,20 @@ pub struct BatchBuilder {
     restart_point_pending: bool,
     updates: Vec<CheckpointUpdate>,
     started: Option<Instant>,
-    max_events: usize,
-    max_bytes: usize,
-    max_wait: Duration,
+    limits: BatchLimits,
 }
 
 impl BatchBuilder {
-    /// A builder whose batches hold at most `max_events` events or `max_bytes` bytes and wait
-    /// at most `max_wait` (zero: cut when the source has nothing more ready).
-    pub fn new(max_events: usize, max_bytes: usize, max_wait: Duration) -> BatchBuilder {
+    /// A builder whose batches keep within `limits`.
+    pub fn new(limits: BatchLimits) -> BatchBuilder {
         BatchBuilder {
-            events: Vec::with_capacity(max_events.min(65_536)),
+            events: Vec::with_capacity(limits.max_events.min(65_536)),
             bytes: 0,
             restart_point: None,
             restart_point_pending: false,
             updates: Vec::new(),
             started: None,
-            max_events,
-            max_bytes,
-            max_wait,
+            limits,
         }
     }
 
@@ -89,7 +95,7 @@ impl BatchBuilder {
 
     /// True when the batch should be cut now.
     pub fn is_full(&self) -> bool {
-        self.events.len() >= self.max_events || self.bytes >= self.max_bytes
+        self.events.len() >= self.limits.max_events || self.bytes >= self.limits.max_bytes
     }
 
     /// True when there is nothing to hand over.
@@ -104,12 +110,12 @@ impl BatchBuilder {
 
     /// True when a source with nothing more ready should cut the batch now.
     pub fn cut_when_idle(&self) -> bool {
-        self.max_wait.is_zero() && !self.is_empty()
+        self.limits.max_wait.is_zero() && !self.is_empty()
     }
 
     /// When the current batch must be cut at the latest.
     pub fn deadline(&self) -> Option<Instant> {
-        let wait = if self.max_wait.is_zero() { BUSY_SOURCE_MAX_WAIT } else { self.max_wait };
+        let wait = if self.limits.max_wait.is_zero() { BUSY_SOURCE_MAX_WAIT } else { self.limits.max_wait };
         self.started.map(|started| started + wait)
     }
 
@@ -123,7 +129,7 @@ impl BatchBuilder {
         let restart_point =
             if std::mem::take(&mut self.restart_point_pending) { self.restart_point.clone() } else { None };
         Some(PendingBatch {
-            events: std::mem::replace(&mut self.events, Vec::with_capacity(self.max_events.min(65_536))),
+            events: std::mem::replace(&mut self.events, Vec::with_capacity(self.limits.max_events.min(65_536))),
             bytes: std::mem::take(&mut self.bytes),
             restart_point,
             updates: std::mem::take(&mut self.updates),

@@ -23,7 +23,7 @@ use wellhead_decoders::change::{ChangeEvent, RestartPoint};
 
 use crate::checkpoint::CheckpointUpdate;
 
-pub use self::builder::BatchBuilder;
+pub use self::builder::{BatchBuilder, BatchLimits};
 pub use self::outlet::Outlet;
 
 /// Changes handed to the sink in one piece, with what they complete.

@@ -14,12 +14,10 @@
 //! batch that waited for queue room while the connection failed is neither
 //! lost nor repeated.
 
-use std::time::Duration;
-
 use tokio::time::Instant;
 use wellhead_decoders::change::{ChangeEvent, Position, PositionMismatch, RestartPoint};
 
-use super::builder::BatchBuilder;
+use super::builder::{BatchBuilder, BatchLimits};
 use super::{BatchSender, SinkGone};
 use crate::checkpoint::CheckpointUpdate;
 
@@ -39,13 +37,12 @@ impl Outlet {
     /// An outlet after the checkpoint's `last_written` change and `restart_point`.
     pub fn new(
         sender: BatchSender,
-        limits: (usize, usize, Duration),
+        limits: BatchLimits,
         last_written: Option<Position>,
         restart_point: Option<RestartPoint>,
     ) -> Outlet {
-        let (max_events, max_bytes, max_wait) = limits;
         Outlet {
-            builder: BatchBuilder::new(max_events, max_bytes, max_wait),
+            builder: BatchBuilder::new(limits),
             sender,
             accepted: last_written,
             queued_restart_point: restart_point,
@@ -143,8 +140,14 @@ mod tests {
 
     use wellhead_decoders::change::{Lsn, Operation, PgPosition, TableName, TableSchema};
 
+    use std::time::Duration;
+
     use super::*;
     use crate::batch::batch_queue;
+
+    fn limits(max_events: usize) -> BatchLimits {
+        BatchLimits { max_events, max_bytes: 1 << 30, max_wait: Duration::ZERO }
+    }
 
     fn event(commit: u64, ordinal: u64) -> ChangeEvent {
         let schema = TableSchema { table: TableName { namespace: "public".into(), name: "t".into() }, columns: vec![] };
@@ -164,7 +167,7 @@ mod tests {
     async fn a_flush_given_up_while_the_queue_is_full_keeps_its_batch() {
         // A queue of 1 MiB whose room is taken by a batch the sink has not written yet.
         let (sender, mut receiver) = batch_queue(1024 * 1024);
-        let mut outlet = Outlet::new(sender, (10, 1 << 30, Duration::ZERO), None, None);
+        let mut outlet = Outlet::new(sender, limits(10), None, None);
         for ordinal in 1..=3 {
             assert!(outlet.push(event(100, ordinal)).expect("same source"));
         }
@@ -198,7 +201,7 @@ mod tests {
         let (sender, mut receiver) = batch_queue(1024 * 1024);
         // Resuming after change 2 of transaction 100 (all rows of one COPY page share LSN 7).
         let last_written = Some(event(100, 2).position);
-        let mut outlet = Outlet::new(sender, (2, 1 << 30, Duration::ZERO), last_written, None);
+        let mut outlet = Outlet::new(sender, limits(2), last_written, None);
         let passed: Vec<bool> = (1..=5).map(|ordinal| outlet.push(event(100, ordinal)).expect("same")).collect();
         assert_eq!(passed, vec![false, false, true, true, true]);
         outlet.flush().await.expect("open");

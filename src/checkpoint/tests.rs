@@ -1,15 +1,25 @@
+//! The checkpoint's rules, shown with binlog positions (the model is the same for every
+//! source); PostgreSQL's positions appear only as stored JSON, in the format-1 cases.
+
 use std::fs;
 
-use wellhead_decoders::change::{Lsn, PgPosition, PgRecordPosition, Position, RestartPoint, SourceOrigin, TableName};
+use wellhead_decoders::change::{BinlogPosition, Position, RestartPoint, SourceOrigin, TableName};
 
 use super::*;
 
-fn change(commit: u64, ordinal: u64) -> Position {
-    Position::Postgres(PgPosition { commit_lsn: Lsn(commit), change_ordinal: ordinal, lsn: Lsn(commit - 1) })
+/// The `row` of the rows event at `offset` in the first binlog file.
+fn change(offset: u64, row: u32) -> Position {
+    Position::Binlog(BinlogPosition {
+        file_sequence: 1,
+        event_offset: offset,
+        row_index: row,
+        file: "b.000001".into(),
+        gtid: None,
+    })
 }
 
-fn restart(lsn: u64) -> RestartPoint {
-    RestartPoint::Postgres { flush_lsn: Lsn(lsn) }
+fn restart(offset: u64) -> RestartPoint {
+    RestartPoint::BinlogFile { file_sequence: 1, file: "b.000001".into(), offset }
 }
 
 fn temporary_dir(label: &str) -> std::path::PathBuf {
@@ -44,15 +54,16 @@ fn saves_reloads_and_refuses_to_go_back() {
 fn the_checkpoint_only_moves_forward_change_by_change() {
     let mut checkpoint = Checkpoint::default();
     checkpoint.record_written(&change(100, 1)).expect("first");
-    // The second row of one COPY page: same LSN, next ordinal.
+    // The second row of one rows event: same offset, next row.
     checkpoint.record_written(&change(100, 2)).expect("next row");
     assert!(checkpoint.record_written(&change(100, 2)).is_err(), "the same change twice");
     assert!(checkpoint.record_written(&change(90, 7)).is_err(), "an earlier transaction");
     checkpoint.record_restart_point(&restart(50)).expect("restart");
     checkpoint.record_restart_point(&restart(50)).expect("unchanged");
     assert!(checkpoint.record_restart_point(&restart(40)).is_err());
-    let binlog = RestartPoint::BinlogFile { file_sequence: 1, file: "b.000001".into(), offset: 4 };
-    assert!(matches!(checkpoint.record_restart_point(&binlog), Err(CheckpointError::Mismatch(_))));
+    let postgres = decode(FORMAT_1_FILE.as_bytes(), "f1sample", "fixture").expect("format 1");
+    let postgres_restart = postgres.restart_point.expect("a PostgreSQL restart point");
+    assert!(matches!(checkpoint.record_restart_point(&postgres_restart), Err(CheckpointError::Mismatch(_))));
 }
 
 #[test]
@@ -79,13 +90,12 @@ fn format_2_round_trips() {
     let mut checkpoint = Checkpoint::default();
     checkpoint.record_written(&change(100, 3)).expect("forward");
     checkpoint.record_restart_point(&restart(90)).expect("forward");
-    checkpoint.record_update(&CheckpointUpdate::Origin(SourceOrigin::Postgres {
-        system_identifier: "7301".into(),
-        timeline: 1,
-        database: "shop".into(),
-        slot: "shop".into(),
-        slot_consistent_point: Some(Lsn(80)),
-    }));
+    let origin: SourceOrigin = serde_json::from_value(serde_json::json!({
+        "source": "postgres", "system_identifier": "7301", "timeline": 1, "database": "shop", "slot": "shop",
+        "slot_consistent_point": "0/50",
+    }))
+    .expect("a PostgreSQL origin");
+    checkpoint.record_update(&CheckpointUpdate::Origin(origin));
     checkpoint.sink.pending_renames.push(PendingRename { from: "a.tmp".into(), to: "a".into() });
     let bytes = encode(&checkpoint, "shop");
     assert_eq!(decode(&bytes, "shop", "test").expect("decode"), checkpoint);
@@ -99,20 +109,23 @@ const FORMAT_1_FILE: &str = include_str!("../../tests/fixtures/checkpoint-format
 #[test]
 fn a_format_1_checkpoint_is_read_as_it_was_meant() {
     let checkpoint = decode(FORMAT_1_FILE.as_bytes(), "f1sample", "fixture").expect("format 1 decodes");
-    let commit_lsn: Lsn = "0/21AA960".parse().expect("LSN");
-    let lsn: Lsn = "0/21AA8E0".parse().expect("LSN");
-    assert_eq!(checkpoint.last_written, Some(Position::PostgresRecord(PgRecordPosition { commit_lsn, lsn })));
-    assert_eq!(checkpoint.restart_point, Some(RestartPoint::Postgres { flush_lsn: "0/21AA990".parse().expect("LSN") }));
+    assert_eq!(
+        serde_json::to_value(&checkpoint.last_written).expect("JSON"),
+        serde_json::json!({"source": "postgres_record", "commit_lsn": "0/21AA960", "lsn": "0/21AA8E0"})
+    );
+    assert_eq!(
+        serde_json::to_value(&checkpoint.restart_point).expect("JSON"),
+        serde_json::json!({"source": "postgres", "flush_lsn": "0/21AA990"})
+    );
     assert_eq!(checkpoint.sink.offset, 1038);
     assert_eq!(checkpoint.origin, None);
     // The next checkpoint, of format 2, follows it: the next transaction's first change.
     let mut next = checkpoint.clone();
-    next.record_written(&Position::Postgres(PgPosition {
-        commit_lsn: Lsn(commit_lsn.0 + 0x200),
-        change_ordinal: 1,
-        lsn: Lsn(commit_lsn.0 + 0x100),
+    let following: Position = serde_json::from_value(serde_json::json!({
+        "source": "postgres", "commit_lsn": "0/21AAB60", "change_ordinal": 1, "lsn": "0/21AAA60",
     }))
-    .expect("forward from a format-1 position");
+    .expect("a PostgreSQL position");
+    next.record_written(&following).expect("forward from a format-1 position");
     next.check_follows(&checkpoint).expect("follows");
     let empty = br#"{"format": 1, "pipeline": "p", "last_position": null, "flush_lsn": "0/0", "sink_offset": 0}"#;
     assert_eq!(decode(empty, "p", "test").expect("decode"), Checkpoint::default());

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 use self::backoff::Backoff;
-use crate::batch::{AckReceiver, Outlet, batch_queue};
+use crate::batch::{AckReceiver, BatchLimits, Outlet, batch_queue};
 use crate::config::PipelineConfig;
 use crate::failure::{Definite, Failure, Transient};
 use crate::registry::SchemaRegistry;
@@ -107,11 +107,13 @@ async fn run_pipeline_once(
         source::build(&config, &resume_from, metrics.clone()).map_err(|error| source_error(error.into()))?;
     let (sender, receiver) = batch_queue(config.buffer.max_bytes);
     let (ack_sender, ack_receiver) = watch::channel(resume_from.restart_point.clone());
-    let limits = (
-        config.buffer.max_batch_events,
-        usize::try_from(config.buffer.max_bytes / 4).unwrap_or(usize::MAX),
-        Duration::from_millis(config.buffer.max_batch_millis),
-    );
+    // A batch takes at most a quarter of the queue, so that the sink writes one while the
+    // source fills the next.
+    let limits = BatchLimits {
+        max_events: config.buffer.max_batch_events,
+        max_bytes: usize::try_from(config.buffer.max_bytes / 4).unwrap_or(usize::MAX),
+        max_wait: Duration::from_millis(config.buffer.max_batch_millis),
+    };
     let mut outlet = Outlet::new(sender, limits, resume_from.last_written.clone(), resume_from.restart_point.clone());
     let sink_metrics = metrics.clone();
     let sink_pipeline = pipeline.clone();

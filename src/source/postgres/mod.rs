@@ -168,7 +168,9 @@ impl PostgresSource {
     }
 
     /// Checks the server and slot against the checkpoint (and creates the slot at the first
-    /// start); records the origin. Returns the LSN to start streaming from.
+    /// start); records the origin. Returns the server's identity and where the server will
+    /// start sending: the acknowledged LSN, or the slot's own start when that is later (a
+    /// slot just created, or one confirmed beyond the checkpoint over an accepted gap).
     async fn prepare_slot(
         &mut self,
         params: &ConnectionParams,
@@ -177,7 +179,7 @@ impl PostgresSource {
         outlet: &mut Outlet,
         acknowledged: Lsn,
         server_version_num: u32,
-    ) -> Result<ServerIdentity, SourceError> {
+    ) -> Result<(ServerIdentity, Lsn), SourceError> {
         let server = identify_system(connection).await?;
         let restart_lsn = match outlet.queued_restart_point() {
             Some(RestartPoint::Postgres { flush_lsn }) => Some((*flush_lsn).max(acknowledged)),
@@ -202,9 +204,11 @@ impl PostgresSource {
             }
             _ => None,
         };
+        let mut slot_start = confirmed.flatten();
         if decision == SlotDecision::Create {
             let created = create_slot(connection, &self.config.slot, false, server_version_num).await?;
             consistent_point = Some(created.consistent_point);
+            slot_start = Some(created.consistent_point);
         }
         let origin = SourceOrigin::Postgres {
             system_identifier: server.system_identifier.clone(),
@@ -218,7 +222,7 @@ impl PostgresSource {
             self.origin = Some(origin);
         }
         self.started_before = true;
-        Ok(server)
+        Ok((server, acknowledged.max(slot_start.unwrap_or(Lsn::ZERO))))
     }
 
     async fn run_session(
@@ -261,7 +265,7 @@ impl PostgresSource {
             .try_into()
             .unwrap_or(0);
         let acknowledged = acknowledged_flush_lsn(&acks.borrow());
-        let server =
+        let (server, start_lsn) =
             self.prepare_slot(params, &client, &mut connection, outlet, acknowledged, server_version_num).await?;
         for table in tables {
             if !self.streaming_tables.contains(&table) {
@@ -283,7 +287,8 @@ impl PostgresSource {
             options.join(", ")
         );
         connection.start_copy_both(&command).await?;
-        tracing::info!(pipeline = %self.pipeline, slot = %self.config.slot, start_lsn = %acknowledged, protocol_version, "Streaming changes.");
+        // The server starts at the later of the LSN asked for and the slot's confirmed one.
+        tracing::info!(pipeline = %self.pipeline, slot = %self.config.slot, start_lsn = %start_lsn, protocol_version, "Streaming changes.");
 
         let mut catalog = TypeCatalog::default();
         let session = Session {
