@@ -31,7 +31,8 @@ pub const DEFAULT_QUEUE_BYTES: u64 = 16 * 1024 * 1024;
 /// Default largest number of events in one batch handed to a sink.
 pub const DEFAULT_BATCH_EVENTS: usize = 4096;
 /// Default longest time a partial batch waits for more changes: 0 cuts it as soon as the
-/// source has nothing more ready (so an idle-ish stream is written at once).
+/// source has nothing more ready, at most once per 5 ms (so an idle-ish stream is written
+/// at once, and a busy one in batches of a few milliseconds; see `batch::builder`).
 pub const DEFAULT_BATCH_MILLIS: u64 = 0;
 /// Default snapshot parallelism.
 pub const DEFAULT_SNAPSHOT_WORKERS: usize = 1;
@@ -326,7 +327,7 @@ pub struct BufferConfig {
     #[serde(default = "default_batch_events")]
     pub max_batch_events: usize,
     /// Longest a partial batch waits for more changes, in milliseconds; 0 (the default)
-    /// cuts it as soon as the source has nothing more ready.
+    /// cuts it as soon as the source has nothing more ready, at most once per 5 ms.
     #[serde(default = "default_batch_millis")]
     pub max_batch_millis: u64,
 }
