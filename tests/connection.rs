@@ -89,6 +89,16 @@ async fn scram_sha_256_authentication_and_wrong_password() {
     assert_eq!(code, Some(1), "{output}");
     assert!(output.contains("password authentication failed"), "{output}");
     assert!(!output.contains("not-the-Secret"), "the password leaked: {output}");
+
+    // `run` stops too, at once: a refused password is definite, not a reason to retry
+    // (a retry loop would back off for ever; the timeout is far below one backoff round).
+    let config = wrong.display().to_string();
+    let finished = support::run_wellhead(&["run", "--config", &config], &[], std::time::Duration::from_secs(20));
+    let output = format!("{}{}", finished.stdout, finished.stderr);
+    assert_eq!(finished.code, Some(1), "{output}");
+    assert!(output.contains("password authentication failed"), "{output}");
+    assert!(!output.contains("reconnecting"), "a refused password is not retried: {output}");
+    assert!(!output.contains("not-the-Secret"), "the password leaked: {output}");
     db.drop().await;
 }
 

@@ -9,6 +9,7 @@
 
 pub mod avro_files;
 pub mod kafka;
+pub mod own_postgres;
 pub mod writer;
 
 use std::path::{Path, PathBuf};

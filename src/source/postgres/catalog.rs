@@ -8,6 +8,8 @@ use tokio_postgres::Client;
 use wellhead_decoders::change::{ColumnType, CompositeField};
 use wellhead_decoders::pgvalue::builtin_column_type;
 
+use crate::failure::ErrorClass;
+
 /// Nesting deeper than this (a composite of a domain of an array of ...) is refused.
 const MAX_TYPE_DEPTH: usize = 16;
 
@@ -15,7 +17,7 @@ const MAX_TYPE_DEPTH: usize = 16;
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogError {
     #[error("looking up type {oid} in pg_type: {reason}")]
-    Query { oid: u32, reason: String },
+    Query { oid: u32, reason: String, class: ErrorClass },
     #[error("type {oid} is nested more than {MAX_TYPE_DEPTH} levels deep")]
     TooDeep { oid: u32 },
 }
@@ -56,6 +58,7 @@ impl TypeCatalog {
         let query_error = |error: tokio_postgres::Error| CatalogError::Query {
             oid: type_oid,
             reason: super::sql::describe_sql_error(&error),
+            class: super::sql::sql_error_class(&error),
         };
         let row = client
             .query_opt(

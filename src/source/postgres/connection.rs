@@ -336,7 +336,11 @@ impl ReplicationConnection {
         loop {
             match self.receive().await? {
                 PgWireBackendMessage::CopyData(data) => return Ok(Some(data.data)),
-                PgWireBackendMessage::CopyDone(_) => return Ok(None),
+                // The server ends the stream (at shutdown it may complete the COPY without
+                // a CopyDone first): the source reconnects.
+                PgWireBackendMessage::CopyDone(_)
+                | PgWireBackendMessage::CommandComplete(_)
+                | PgWireBackendMessage::ReadyForQuery(_) => return Ok(None),
                 PgWireBackendMessage::ErrorResponse(error) => {
                     return Err(ReplicationConnectionError::Server(Box::new(error.into())));
                 }

@@ -58,7 +58,7 @@ pub enum SourceError {
     #[error(transparent)]
     Params(#[from] ParamsError),
     #[error("cannot connect for SQL to {address}: {reason}")]
-    SqlConnect { address: String, reason: String },
+    SqlConnect { address: String, reason: String, class: ErrorClass },
     #[error("{0}")]
     Replication(#[from] ReplicationConnectionError),
     #[error("{0}")]
@@ -93,7 +93,10 @@ impl Classify for SourceError {
         match self {
             SourceError::Replication(error) => error.class(),
             SourceError::Slot(SlotError::Create { source, .. }) => source.class(),
-            SourceError::SqlConnect { .. } | SourceError::StreamEnded => ErrorClass::Transient,
+            SourceError::Slot(SlotError::Sql { class, .. })
+            | SourceError::Catalog(CatalogError::Query { class, .. })
+            | SourceError::SqlConnect { class, .. } => *class,
+            SourceError::StreamEnded => ErrorClass::Transient,
             SourceError::Params(_)
             | SourceError::Slot(_)
             | SourceError::Identity(_)
@@ -235,6 +238,7 @@ impl PostgresSource {
         let client = sql::connect_sql(params).await.map_err(|error| SourceError::SqlConnect {
             address: params.address(),
             reason: sql::describe_sql_error(&error),
+            class: sql::sql_error_class(&error),
         })?;
         let problems: Vec<String> = check_prerequisites(&client, &self.config, &params.database)
             .await
@@ -261,6 +265,7 @@ impl PostgresSource {
             .map_err(|error| SourceError::SqlConnect {
                 address: params.address(),
                 reason: sql::describe_sql_error(&error),
+                class: sql::sql_error_class(&error),
             })?
             .try_into()
             .unwrap_or(0);

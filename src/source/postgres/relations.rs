@@ -74,5 +74,9 @@ async fn primary_key_columns(client: &Client, relation_oid: u32) -> Result<Vec<S
         )
         .await
         .map(|rows| rows.into_iter().map(|row| row.get(0)).collect())
-        .map_err(|error| CatalogError::Query { oid: relation_oid, reason: super::sql::describe_sql_error(&error) })
+        .map_err(|error| CatalogError::Query {
+            oid: relation_oid,
+            reason: super::sql::describe_sql_error(&error),
+            class: super::sql::sql_error_class(&error),
+        })
 }

@@ -7,13 +7,14 @@ use tokio_postgres::Client;
 use wellhead_decoders::change::{Lsn, TableName};
 
 use super::connection::{ReplicationConnection, ReplicationConnectionError};
-use super::sql::describe_sql_error;
+use super::sql::{describe_sql_error, sql_error_class};
+use crate::failure::ErrorClass;
 
 /// Slot or publication management failed.
 #[derive(Debug, thiserror::Error)]
 pub enum SlotError {
     #[error("{action}: {reason}")]
-    Sql { action: String, reason: String },
+    Sql { action: String, reason: String, class: ErrorClass },
     #[error("creating replication slot {slot}: {source}")]
     Create { slot: String, source: Box<ReplicationConnectionError> },
     #[error(
@@ -32,7 +33,7 @@ pub enum SlotError {
 
 fn sql_error(action: impl Into<String>) -> impl FnOnce(tokio_postgres::Error) -> SlotError {
     let action = action.into();
-    move |error| SlotError::Sql { action, reason: describe_sql_error(&error) }
+    move |error| SlotError::Sql { action, reason: describe_sql_error(&error), class: sql_error_class(&error) }
 }
 
 /// A slot that already exists.

@@ -2,9 +2,41 @@
 //! look-ups, slot and publication management, prerequisite checks, snapshots.
 
 use tokio_postgres::Client;
+use tokio_postgres::error::SqlState;
 
 use super::params::{APPLICATION_NAME, ConnectionParams};
 use super::tls::SslMode;
+use crate::failure::ErrorClass;
+
+/// Whether a retry may get past a failed SQL call: transient when the server or the
+/// connection went away or is busy (connection failures, shutdown and crash, "cannot connect
+/// now" while it starts or recovers, too many connections, a slot still held by the previous
+/// connection) or when the call never got an answer (I/O, a closed connection); definite for
+/// every other answer of the server (a refused password, a missing database, table or
+/// privilege) and for failures before the server was reached (TLS, configuration).
+pub fn sql_error_class(error: &tokio_postgres::Error) -> ErrorClass {
+    if let Some(db) = error.as_db_error() {
+        let code = db.code();
+        let transient = code.code().starts_with("08")
+            || [
+                SqlState::ADMIN_SHUTDOWN,
+                SqlState::CRASH_SHUTDOWN,
+                SqlState::CANNOT_CONNECT_NOW,
+                SqlState::TOO_MANY_CONNECTIONS,
+                SqlState::OBJECT_IN_USE,
+            ]
+            .contains(code);
+        return if transient { ErrorClass::Transient } else { ErrorClass::Definite };
+    }
+    let mut cause = std::error::Error::source(error);
+    while let Some(inner) = cause {
+        if inner.is::<std::io::Error>() {
+            return ErrorClass::Transient;
+        }
+        cause = inner.source();
+    }
+    if error.is_closed() { ErrorClass::Transient } else { ErrorClass::Definite }
+}
 
 /// Connects and spawns the connection's driver task; the client lives as long as it is held.
 pub async fn connect_sql(params: &ConnectionParams) -> Result<Client, tokio_postgres::Error> {
