@@ -52,11 +52,12 @@ pub async fn run_pipelines(config: Config) -> Result<(), RunError> {
         tracing::warn!(dir = %dir.display(), "The embedded schema registry stays in control.registry_dir: its Kafka topic is written in transactions, which at_least_once sinks do not assume. An instance moved elsewhere needs this directory, or an external registry (registry.url).");
     }
     let (stop, mut stopping) = watch::channel(false);
+    let stop = Arc::new(stop);
+    let signal_stop = stop.clone();
     let signals = tokio::spawn(async move {
         wait_for_signal().await;
         tracing::info!("Stopping: flushing and checkpointing.");
-        let _ = stop.send(true);
-        stop
+        let _ = signal_stop.send(true);
     });
     let Some(registry) = open_embedded_registry(storage, &mut stopping).await? else {
         signals.abort();
@@ -82,7 +83,9 @@ pub async fn run_pipelines(config: Config) -> Result<(), RunError> {
         };
         pipelines.spawn(run_pipeline(pipeline, stopping.clone(), metrics.clone(), registry));
     }
-    // The first failure is returned (and printed once, by `main`); later ones are logged.
+    // One process never runs half alive: the first pipeline that fails for good stops the
+    // others (each flushes and checkpoints, as on SIGTERM), and the process exits non-zero
+    // with that failure, printed once, by `main`; later failures are logged.
     let mut first_error = None;
     while let Some(joined) = pipelines.join_next().await {
         let error = match joined {
@@ -91,7 +94,16 @@ pub async fn run_pipelines(config: Config) -> Result<(), RunError> {
             Err(join_error) => RunError::PipelinePanicked(join_error.to_string()),
         };
         match first_error {
-            None => first_error = Some(error),
+            None => {
+                if !pipelines.is_empty() && !*stop.borrow() {
+                    tracing::error!(
+                        running = pipelines.len(),
+                        "A pipeline failed; stopping the other pipelines (the failure is printed when they have stopped)."
+                    );
+                    let _ = stop.send(true);
+                }
+                first_error = Some(error);
+            }
             Some(_) => tracing::error!(%error, "Pipeline failed."),
         }
     }
