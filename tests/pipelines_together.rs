@@ -17,20 +17,10 @@ use support::{Server, TestDatabase, run_wellhead};
 async fn one_pipeline_failing_for_good_stops_the_others_and_the_process() {
     let db = TestDatabase::create(Server::Pg15, "together").await;
     db.client.batch_execute("CREATE TABLE a (id int PRIMARY KEY)").await.expect("table");
-    let pipeline = |suffix: &str, tables: &str| {
-        format!(
-            "[[pipelines]]\nname = \"{name}_{suffix}\"\n\n[pipelines.source]\ntype = \"postgres\"\nurl = \"{url}\"\n\
-             tables = [\"{tables}\"]\nslot = \"{name}_{suffix}\"\npublication = \"{name}_{suffix}\"\n\n\
-             [pipelines.snapshot]\nmode = \"never\"\n\n[pipelines.sink]\ntype = \"jsonl\"\ndir = \"{out}\"\n\n\
-             [pipelines.checkpoint]\ndir = \"{state}\"\n\n",
-            name = db.name,
-            url = db.url(),
-            out = db.dir.join("out").display(),
-            state = db.dir.join("state").display(),
-        )
-    };
+    let good = db.pipeline_toml(&format!("{}_good", db.name), &["public.a"]);
+    let bad = db.pipeline_toml(&format!("{}_bad", db.name), &["public.no_such_table"]);
     let config = db.dir.join("wellhead.toml");
-    std::fs::write(&config, pipeline("good", "public.a") + &pipeline("bad", "public.no_such_table")).expect("config");
+    std::fs::write(&config, format!("{good}\n{bad}")).expect("config");
 
     let config = config.display().to_string();
     let finished = run_wellhead(&["run", "--config", &config], &[], Duration::from_secs(60));

@@ -92,19 +92,24 @@ impl TestDatabase {
 
     /// Writes a config streaming `tables` into `<dir>/out/<pipeline>.jsonl`.
     pub fn write_config(&self, tables: &[&str], extra: &str) -> PathBuf {
-        let tables = tables.iter().map(|t| format!("\"{t}\"")).collect::<Vec<_>>().join(", ");
-        let config = format!(
-            "[[pipelines]]\nname = \"{name}\"\n\n[pipelines.source]\ntype = \"postgres\"\nurl = \"{url}\"\n\
-             tables = [{tables}]\nslot = \"{name}\"\npublication = \"{name}\"\n\n[pipelines.snapshot]\nmode = \"never\"\n\n\
-             [pipelines.sink]\ntype = \"jsonl\"\ndir = \"{out}\"\n\n[pipelines.checkpoint]\ndir = \"{state}\"\n{extra}\n",
-            name = self.name,
-            url = self.url(),
-            out = self.dir.join("out").display(),
-            state = self.dir.join("state").display(),
-        );
+        let config = format!("{}{extra}\n", self.pipeline_toml(&self.name, tables));
         let path = self.dir.join("wellhead.toml");
         std::fs::write(&path, config).expect("write config");
         path
+    }
+
+    /// One `[[pipelines]]` section named `name` (also its slot and publication) streaming
+    /// `tables` of this database into `<dir>/out/<name>.jsonl`, checkpointed in `<dir>/state`.
+    pub fn pipeline_toml(&self, name: &str, tables: &[&str]) -> String {
+        let tables = tables.iter().map(|t| format!("\"{t}\"")).collect::<Vec<_>>().join(", ");
+        format!(
+            "[[pipelines]]\nname = \"{name}\"\n\n[pipelines.source]\ntype = \"postgres\"\nurl = \"{url}\"\n\
+             tables = [{tables}]\nslot = \"{name}\"\npublication = \"{name}\"\n\n[pipelines.snapshot]\nmode = \"never\"\n\n\
+             [pipelines.sink]\ntype = \"jsonl\"\ndir = \"{out}\"\n\n[pipelines.checkpoint]\ndir = \"{state}\"\n",
+            url = self.url(),
+            out = self.dir.join("out").display(),
+            state = self.dir.join("state").display(),
+        )
     }
 
     pub fn output_path(&self) -> PathBuf {
