@@ -8,9 +8,44 @@ use std::fmt;
 use serde::Deserialize;
 
 /// A secret string (a password); `expose()` is the only way to read it.
-#[derive(Clone, Deserialize, PartialEq, Eq)]
-#[serde(transparent)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
+
+/// Reads a string; any other type is refused without showing the value (serde's own
+/// message would print it, e.g. "invalid type: integer `987654321987`").
+impl<'de> Deserialize<'de> for Secret {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct SecretVisitor;
+        impl serde::de::Visitor<'_> for SecretVisitor {
+            type Value = Secret;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_str<E: serde::de::Error>(self, value: &str) -> Result<Secret, E> {
+                Ok(Secret(value.to_owned()))
+            }
+            fn visit_string<E: serde::de::Error>(self, value: String) -> Result<Secret, E> {
+                Ok(Secret(value))
+            }
+            fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<Secret, E> {
+                Err(not_a_string())
+            }
+            fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<Secret, E> {
+                Err(not_a_string())
+            }
+            fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<Secret, E> {
+                Err(not_a_string())
+            }
+            fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<Secret, E> {
+                Err(not_a_string())
+            }
+        }
+        fn not_a_string<E: serde::de::Error>() -> E {
+            E::custom("a secret must be a string: write it in quotes (the value is not shown)")
+        }
+        deserializer.deserialize_any(SecretVisitor)
+    }
+}
 
 impl Secret {
     /// Wraps a secret.

@@ -357,8 +357,9 @@ fn default_batch_millis() -> u64 {
 pub enum ConfigError {
     #[error("cannot read config file {path}: {source}")]
     Read { path: PathBuf, source: std::io::Error },
-    #[error("config file {path} is not valid TOML: {source}")]
-    Syntax { path: PathBuf, source: toml::de::Error },
+    /// The line and column, never the line's text (it may hold a password).
+    #[error("config file {path} is not valid TOML, at line {line}, column {column}: {message}")]
+    Syntax { path: PathBuf, line: usize, column: usize, message: String },
     #[error("environment variable {variable}: {reason}")]
     Override { variable: String, reason: String },
     #[error("config {path}: {source}")]
@@ -367,13 +368,25 @@ pub enum ConfigError {
     Invalid { field: String, rule: String },
 }
 
+/// A TOML syntax error by position and message only: toml's own rendering quotes the
+/// offending line, which may be the one holding a password.
+fn syntax_error(path: &Path, text: &str, error: &toml::de::Error) -> ConfigError {
+    let offset = error.span().map_or(0, |span| span.start).min(text.len());
+    let before = &text[..text.floor_char_boundary(offset)];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |last| last.chars().count()) + 1;
+    // The message names what was expected; with a line's text it would show the value.
+    let message = error.message().lines().next().unwrap_or_default().to_owned();
+    ConfigError::Syntax { path: path.to_owned(), line, column, message }
+}
+
 impl Config {
     /// Reads `path`, applies `WELLHEAD_*` overrides from `environment`, and validates.
     pub fn load(path: &Path, environment: impl IntoIterator<Item = (String, String)>) -> Result<Config, ConfigError> {
         let text =
             std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
         let mut table: toml::Table =
-            toml::from_str(&text).map_err(|source| ConfigError::Syntax { path: path.to_owned(), source })?;
+            toml::from_str(&text).map_err(|error: toml::de::Error| syntax_error(path, &text, &error))?;
         overrides::apply_overrides(&mut table, environment)?;
         let config: Config =
             toml::Table::try_into(table).map_err(|source| ConfigError::Shape { path: path.to_owned(), source })?;
@@ -583,6 +596,44 @@ mod registry_storage_tests {
             ));
         }
         toml::from_str(&text).expect("config")
+    }
+
+    const PIPELINE: &str = "[[pipelines]]\nname = \"p\"\n[pipelines.source]\ntype = \"postgres\"\n\
+        url = \"postgres://u@h/d\"\ntables = [\"public.t\"]\nslot = \"s\"\npublication = \"s\"\n\
+        [pipelines.snapshot]\nmode = \"never\"\n[pipelines.sink]\ntype = \"null\"\n";
+
+    fn load(text: &str, environment: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let dir = std::env::temp_dir().join(format!("wellhead-config-{}-{}", std::process::id(), text.len()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("wellhead.toml");
+        std::fs::write(&path, text).expect("write");
+        let environment = environment.iter().map(|(name, value)| ((*name).to_owned(), (*value).to_owned()));
+        let loaded = Config::load(&path, environment);
+        let _ = std::fs::remove_dir_all(&dir);
+        loaded
+    }
+
+    #[test]
+    fn secrets_never_show_in_configuration_errors() {
+        let numeric = PIPELINE.replace("slot = \"s\"", "slot = \"s\"\npassword = 987654321987");
+        let error = load(&numeric, &[]).expect_err("a number is not a password").to_string();
+        assert!(!error.contains("987654321987"), "{error}");
+        assert!(error.contains("write it in quotes"), "{error}");
+
+        let broken = PIPELINE.replace("slot = \"s\"", "slot = \"s\"\npassword = \"hunter2-secret");
+        let error = load(&broken, &[]).expect_err("unterminated string").to_string();
+        assert!(!error.contains("hunter2-secret"), "{error}");
+        assert!(error.contains("line 8"), "the error says where: {error}");
+    }
+
+    #[test]
+    fn an_all_digit_password_works_from_the_environment() {
+        let config = load(PIPELINE, &[("WELLHEAD_PIPELINES__P__SOURCE__PASSWORD", "0123456789")]).expect("config");
+        let SourceConfig::Postgres(source) = &config.pipelines[0].source else { panic!("postgres source") };
+        assert_eq!(source.password.as_ref().map(Secret::expose), Some("0123456789"));
+        let config = load(PIPELINE, &[("WELLHEAD_PIPELINES__P__SOURCE__PASSWORD", "987654321987")]).expect("config");
+        let SourceConfig::Postgres(source) = &config.pipelines[0].source else { panic!("postgres source") };
+        assert_eq!(source.password.as_ref().map(Secret::expose), Some("987654321987"));
     }
 
     #[test]

@@ -3,7 +3,9 @@
 //! `WELLHEAD_<KEY>__<KEY>__...=value` sets the key at that path, case-insensitively;
 //! an element of `[[pipelines]]` is addressed by its `name` (or its index):
 //! `WELLHEAD_PIPELINES__SHOP__SOURCE__URL=postgres://...`. A value is read as a
-//! TOML value when it parses as one (numbers, booleans, arrays), else as a string.
+//! TOML value when it parses as one (numbers, booleans, arrays), else as a string;
+//! the value of a secret key (`password`, or a key naming a password, secret or token)
+//! is always the string as given, so that an all-digit password works.
 //! Variables without `__` (such as `WELLHEAD_LOG`) are not overrides.
 
 use super::{ConfigError, ENV_PREFIX};
@@ -18,8 +20,9 @@ pub(super) fn apply_overrides(
     overrides.sort();
     for (variable, value) in overrides {
         let path: Vec<String> = variable[ENV_PREFIX.len()..].split("__").map(str::to_ascii_lowercase).collect();
-        set_path(table, &path, parse_value(&value))
-            .map_err(|reason| ConfigError::Override { variable: variable.clone(), reason })?;
+        let is_secret = path.last().is_some_and(|key| ["password", "secret", "token"].iter().any(|s| key.contains(s)));
+        let value = if is_secret { toml::Value::String(value) } else { parse_value(&value) };
+        set_path(table, &path, value).map_err(|reason| ConfigError::Override { variable: variable.clone(), reason })?;
     }
     Ok(())
 }
