@@ -1,8 +1,14 @@
 //! `wellhead check`: configuration, connectivity and prerequisites of every
 //! pipeline, printed with fixes.
 
-use crate::config::{Config, KafkaDelivery, KafkaSinkConfig, SinkConfig, SourceConfig};
+use std::path::Path;
+
+use crate::config::{
+    Config, EMBEDDED_REGISTRY, KafkaDelivery, KafkaSinkConfig, RegistryConfig, SinkConfig, SourceConfig,
+};
 use crate::kafka::committed_log::CommittedLogReader;
+use crate::registry::client::RegistryClient;
+use crate::secret::SecretUrl;
 use crate::source::postgres::params::ConnectionParams;
 use crate::source::postgres::prerequisites::{Finding, Severity, check_prerequisites};
 use crate::source::postgres::{connection::ReplicationConnection, sql};
@@ -20,6 +26,11 @@ pub async fn check_config(config: &Config) -> bool {
                 fix: "use a postgres source".into(),
             }],
         };
+        findings.extend(check_checkpoint_dir(&pipeline.checkpoint.dir));
+        if pipeline.registry.url != EMBEDDED_REGISTRY {
+            let registry = pipeline.registry.clone();
+            findings.extend(tokio::task::spawn_blocking(move || check_registry(&registry)).await.unwrap_or_default());
+        }
         if let SinkConfig::Kafka(kafka) = &pipeline.sink {
             let kafka = kafka.clone();
             findings.extend(tokio::task::spawn_blocking(move || check_kafka(&kafka)).await.unwrap_or_default());
@@ -93,4 +104,39 @@ fn check_kafka(config: &KafkaSinkConfig) -> Vec<Finding> {
         }];
     }
     Vec::new()
+}
+
+/// The checkpoint directory can be created and written (as `run` will).
+fn check_checkpoint_dir(dir: &Path) -> Vec<Finding> {
+    let probe = dir.join(".wellhead-check");
+    let written = std::fs::create_dir_all(dir).and_then(|()| std::fs::write(&probe, b"check"));
+    let _ = std::fs::remove_file(&probe);
+    match written {
+        Ok(()) => Vec::new(),
+        Err(error) => vec![Finding {
+            severity: Severity::Error,
+            problem: format!("checkpoint directory {}: {error}", dir.display()),
+            fix: "point checkpoint.dir at a directory this user can create and write".into(),
+        }],
+    }
+}
+
+/// An external schema registry answers.
+fn check_registry(registry: &RegistryConfig) -> Vec<Finding> {
+    let unreachable = |problem: String| {
+        vec![Finding {
+            severity: Severity::Error,
+            problem,
+            fix: "check registry.url and that the registry runs (or use the embedded one: url = \"embedded\")".into(),
+        }]
+    };
+    let url = match SecretUrl::parse(&registry.url) {
+        Ok(url) => url,
+        Err(error) => return unreachable(format!("registry.url: {error}")),
+    };
+    let client = RegistryClient::new(&url, std::time::Duration::from_millis(registry.timeout_ms));
+    match client.subject_level("wellhead-check") {
+        Ok(_) => Vec::new(),
+        Err(error) => unreachable(format!("schema registry {url}: {error}")),
+    }
 }

@@ -184,3 +184,28 @@ async fn kafka_brokers_are_checked() {
     );
     db.drop().await;
 }
+
+#[tokio::test]
+async fn check_refuses_what_run_would_fail_on_an_unwritable_checkpoint_dir_and_an_unreachable_registry() {
+    let db = TestDatabase::create(Server::Pg15, "check_run").await;
+    db.client.batch_execute("CREATE TABLE t (id int PRIMARY KEY)").await.expect("schema");
+    // A checkpoint directory below a regular file cannot be created, even by root.
+    let blocker = db.dir.join("a-file");
+    std::fs::write(&blocker, b"not a directory").expect("file");
+    let registry = format!("http://127.0.0.1:{}", support::free_port());
+    let config = db.write_config(&["public.t"], "");
+    let text = std::fs::read_to_string(&config).expect("config").replace(
+        &format!("dir = \"{}\"", db.dir.join("state").display()),
+        &format!("dir = \"{}\"\n\n[pipelines.registry]\nurl = \"{registry}\"", blocker.join("state").display()),
+    );
+    std::fs::write(&config, text).expect("config");
+
+    let finished = check(&config, &[]);
+
+    assert_eq!(finished.code, Some(1), "{finished:#?}");
+    assert!(finished.stdout.contains("checkpoint directory"), "{finished:#?}");
+    assert!(finished.stdout.contains("checkpoint.dir"), "the fix names the key: {finished:#?}");
+    assert!(finished.stdout.contains("schema registry"), "{finished:#?}");
+    assert!(finished.stdout.contains("registry.url"), "the fix names the key: {finished:#?}");
+    db.drop().await;
+}

@@ -401,6 +401,29 @@ impl Config {
             return Err(invalid("pipelines".into(), "at least one [[pipelines]] entry is required"));
         }
         self.embedded_registry_storage()?;
+        if let Some(address) = &self.control.http
+            && address.parse::<std::net::SocketAddr>().is_err()
+        {
+            return Err(invalid("control.http".into(), "must be an IP address and port, like \"127.0.0.1:8080\""));
+        }
+        // Two pipelines on one slot would confirm each other's positions and lose changes.
+        let mut slots = std::collections::BTreeMap::new();
+        for pipeline in &self.pipelines {
+            if let SourceConfig::Postgres(source) = &pipeline.source {
+                let url = source.url.url();
+                let server =
+                    (url.host_str().unwrap_or_default().to_owned(), url.port().unwrap_or(5432), source.slot.clone());
+                if let Some(other) = slots.insert(server, pipeline.name.as_str()) {
+                    return Err(ConfigError::Invalid {
+                        field: format!("pipelines ({other}, {}).source.slot", pipeline.name),
+                        rule: format!(
+                            "both use replication slot {} on one server; each pipeline needs a slot of its own",
+                            source.slot
+                        ),
+                    });
+                }
+            }
+        }
         let mut names = std::collections::BTreeSet::new();
         for (index, pipeline) in self.pipelines.iter().enumerate() {
             let at = |key: &str| format!("pipelines[{index}] ({}).{key}", pipeline.name);
@@ -624,6 +647,18 @@ mod registry_storage_tests {
         let error = load(&broken, &[]).expect_err("unterminated string").to_string();
         assert!(!error.contains("hunter2-secret"), "{error}");
         assert!(error.contains("line 8"), "the error says where: {error}");
+    }
+
+    #[test]
+    fn check_and_run_refuse_a_bad_control_address_and_a_shared_slot() {
+        let bad_address = format!("[control]\nhttp = \"localhost\"\n{PIPELINE}");
+        assert!(load(&bad_address, &[]).expect_err("not host:port").to_string().contains("control.http"));
+        let second =
+            PIPELINE.replace("name = \"p\"", "name = \"q\"").replace("publication = \"s\"", "publication = \"t\"");
+        let error = load(&format!("{PIPELINE}{second}"), &[]).expect_err("one slot, two pipelines").to_string();
+        assert!(error.contains("replication slot s") && error.contains("(p, q)"), "{error}");
+        let own_slot = second.replace("slot = \"s\"", "slot = \"t\"");
+        load(&format!("{PIPELINE}{own_slot}"), &[]).expect("a slot each");
     }
 
     #[test]
