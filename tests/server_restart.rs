@@ -27,6 +27,10 @@ const ROWS_PER_TRANSACTION: usize = 200;
 /// Delay between a round's last commit and the restart, in milliseconds (the pipeline is
 /// then somewhere between receiving and checkpointing them).
 const RESTART_DELAY_MAX: u64 = 300;
+/// How long the pipeline may take to stream again after a restart: the backoff reaches
+/// its 30 s cap after a few restarts in a row, and one failed attempt (the server still
+/// starting) waits a second cap.
+const RESUME_TIMEOUT: Duration = Duration::from_secs(120);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_restarted_fast_and_immediate_loses_and_repeats_nothing() {
@@ -79,7 +83,7 @@ async fn postgres_restarted_fast_and_immediate_loses_and_repeats_nothing() {
         let sessions = wellhead.log_text().matches("Streaming changes.").count();
         server.restart(mode);
         // Each restart meets a streaming pipeline: wait for its next session.
-        wait_for(Duration::from_secs(60), "the pipeline streaming again", || {
+        wait_for(RESUME_TIMEOUT, "the pipeline streaming again", || {
             if let Ok(Some(status)) = wellhead.child.try_wait() {
                 panic!(
                     "seed {seed}, round {round}: wellhead exited after a {mode:?} restart ({status}); log:\n{}",
