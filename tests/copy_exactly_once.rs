@@ -297,18 +297,8 @@ async fn kill_rounds(kind: &str) {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         tokio::time::sleep(Duration::from_millis(random.between(0, KILL_DELAY_MAX_MILLIS))).await;
-        if let Some(status) = wellhead.child.try_wait().expect("try_wait") {
-            panic!("seed {seed}, round {round}: wellhead exited by itself ({status}); log:\n{}", wellhead.log_text());
-        }
-        if round == SIGTERM_ROUND {
-            wellhead.signal("TERM");
-            let log = wellhead.log.clone();
-            let code = wellhead.wait(Duration::from_secs(60));
-            let log = std::fs::read_to_string(log).unwrap_or_default();
-            assert_eq!(code, Some(0), "seed {seed}, round {round}: SIGTERM exits cleanly; log:\n{log}");
-        } else {
-            wellhead.signal("KILL");
-            assert_eq!(wellhead.wait(Duration::from_secs(10)), None, "seed {seed}, round {round}: killed");
+        wellhead.end(round == SIGTERM_ROUND, &format!("seed {seed}, round {round}"));
+        if round != SIGTERM_ROUND {
             killed += 1;
         }
         if sink.progress(&db) > 0 {

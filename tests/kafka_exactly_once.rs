@@ -118,19 +118,7 @@ async fn kill_nine_at_random_moments_leaves_every_change_in_kafka_exactly_once()
     let mut round = 0;
     while round < MIN_ROUNDS || written.load(Ordering::SeqCst) < MIN_CHANGES {
         tokio::time::sleep(Duration::from_millis(random.between(KILL_DELAY_MIN, KILL_DELAY_MAX))).await;
-        if let Some(status) = wellhead.child.try_wait().expect("try_wait") {
-            panic!("seed {seed}, round {round}: wellhead exited by itself ({status}); log:\n{}", wellhead.log_text());
-        }
-        if round == SIGTERM_ROUND {
-            wellhead.signal("TERM");
-            let log = wellhead.log.clone();
-            let code = wellhead.wait(Duration::from_secs(60));
-            let log = std::fs::read_to_string(&log).unwrap_or_default();
-            assert_eq!(code, Some(0), "seed {seed}, round {round}: SIGTERM exits cleanly; log:\n{log}");
-        } else {
-            wellhead.signal("KILL");
-            assert_eq!(wellhead.wait(Duration::from_secs(10)), None, "seed {seed}, round {round}: killed");
-        }
+        wellhead.end(round == SIGTERM_ROUND, &format!("seed {seed}, round {round}"));
         let batches = if random.next().is_multiple_of(2) { SMALL_BATCHES } else { LARGE_BATCHES };
         wellhead = Wellhead::start(&write_config(&db, &tables, &brokers, &http, batches));
         wellhead.wait_streaming().await;

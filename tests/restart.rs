@@ -132,22 +132,7 @@ async fn postgres_15_kill_and_restart_mid_stream_loses_and_repeats_nothing() {
     for round in 0..ROUNDS {
         let delay = random.between(KILL_DELAY_MIN, KILL_DELAY_MAX);
         tokio::time::sleep(Duration::from_millis(delay)).await;
-        let log = wellhead.log.clone();
-        if round == SIGTERM_ROUND {
-            wellhead.signal("TERM");
-            let code = wellhead.wait(Duration::from_secs(30));
-            let log = std::fs::read_to_string(&log).unwrap_or_default();
-            assert_eq!(code, Some(0), "seed {seed}, round {round}: SIGTERM exits cleanly; log:\n{log}");
-        } else {
-            if let Some(status) = wellhead.child.try_wait().expect("try_wait") {
-                panic!(
-                    "seed {seed}, round {round}: wellhead exited by itself ({status}); log:\n{}",
-                    wellhead.log_text()
-                );
-            }
-            wellhead.signal("KILL");
-            assert_eq!(wellhead.wait(Duration::from_secs(10)), None, "seed {seed}, round {round}: killed");
-        }
+        wellhead.end(round == SIGTERM_ROUND, &format!("seed {seed}, round {round}"));
         if checkpoint_is_mid_transaction(&db) {
             mid_transaction_restarts += 1;
         }

@@ -25,7 +25,7 @@ pub struct JsonlSink {
     source: SourceInfo,
     line: String,
     length: u64,
-    /// Bytes after the checkpoint still to cut off before anything is written.
+    /// True while bytes after the checkpoint are still to be cut off before anything is written.
     truncate_pending: bool,
 }
 

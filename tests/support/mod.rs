@@ -187,6 +187,24 @@ impl Wellhead {
         Wellhead { child, log }
     }
 
+    /// Ends a run the way the crash tests do: SIGTERM (`graceful`), which must exit 0 within
+    /// 60 s, or SIGKILL. Panics with `context` and the log if it had exited by itself.
+    pub fn end(mut self, graceful: bool, context: &str) {
+        if let Some(status) = self.child.try_wait().expect("try_wait") {
+            panic!("{context}: wellhead exited by itself ({status}); log:\n{}", self.log_text());
+        }
+        if graceful {
+            self.signal("TERM");
+            let log = self.log.clone();
+            let code = self.wait(Duration::from_secs(60));
+            let log = std::fs::read_to_string(log).unwrap_or_default();
+            assert_eq!(code, Some(0), "{context}: SIGTERM exits cleanly; log:\n{log}");
+        } else {
+            self.signal("KILL");
+            assert_eq!(self.wait(Duration::from_secs(10)), None, "{context}: killed");
+        }
+    }
+
     /// Sends a signal (`INT`, `TERM`, `KILL`).
     pub fn signal(&self, name: &str) {
         let status =

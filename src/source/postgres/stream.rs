@@ -13,7 +13,8 @@
 //! the transaction (the count of changes before it, plus one): the same every
 //! time the server sends the transaction, and unique where LSNs are not (the
 //! rows of one COPY page share one LSN). The outlet is flushed when no frame is
-//! ready (or the batch is full), so an idle-ish stream is written at once.
+//! ready (at most once per 5 ms: see `batch::builder`) or the batch is full, so an
+//! idle-ish stream is written at once and a busy one in batches of a few milliseconds.
 //!
 //! Why the flush LSN is only ever the acknowledged checkpoint: the server
 //! discards WAL up to it, so reporting what was merely received would lose
