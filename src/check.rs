@@ -3,14 +3,19 @@
 
 use std::path::Path;
 
+use wellhead_decoders::change::TableName;
+use wellhead_schema::naming::topic_name;
+
 use crate::config::{
-    Config, EMBEDDED_REGISTRY, KafkaDelivery, KafkaSinkConfig, RegistryConfig, SinkConfig, SourceConfig,
+    Config, EMBEDDED_REGISTRY, KafkaDelivery, KafkaSinkConfig, PipelineConfig, RegistryConfig, SinkConfig, SourceConfig,
 };
 use crate::kafka::committed_log::CommittedLogReader;
+use crate::kafka::topics::colliding_topic;
 use crate::registry::client::RegistryClient;
 use crate::secret::SecretUrl;
 use crate::source::postgres::params::ConnectionParams;
 use crate::source::postgres::prerequisites::{Finding, Severity, check_prerequisites};
+use crate::source::postgres::slot::resolve_tables;
 use crate::source::postgres::{connection::ReplicationConnection, sql};
 
 /// Checks every pipeline; prints findings; returns true when nothing is an error.
@@ -19,7 +24,7 @@ pub async fn check_config(config: &Config) -> bool {
     for pipeline in &config.pipelines {
         println!("pipeline {}:", pipeline.name);
         let mut findings = match &pipeline.source {
-            SourceConfig::Postgres(source) => check_postgres(source).await,
+            SourceConfig::Postgres(source) => check_postgres(pipeline, source).await,
             SourceConfig::Mysql(_) => vec![Finding {
                 severity: Severity::Error,
                 problem: "the mysql source is not available in this version".into(),
@@ -46,7 +51,7 @@ pub async fn check_config(config: &Config) -> bool {
     all_good
 }
 
-async fn check_postgres(source: &crate::config::PostgresSourceConfig) -> Vec<Finding> {
+async fn check_postgres(pipeline: &PipelineConfig, source: &crate::config::PostgresSourceConfig) -> Vec<Finding> {
     let params = match ConnectionParams::from_config(source) {
         Ok(params) => params,
         Err(error) => {
@@ -68,6 +73,9 @@ async fn check_postgres(source: &crate::config::PostgresSourceConfig) -> Vec<Fin
         }
     };
     let mut findings = check_prerequisites(&client, source, &params.database).await;
+    if let Ok(tables) = resolve_tables(&client, &source.tables, &params.database).await {
+        findings.extend(check_table_names(pipeline, &tables));
+    }
     if findings.iter().all(|finding| finding.severity != Severity::Error)
         && let Err(error) = ReplicationConnection::connect(&params).await
     {
@@ -77,6 +85,41 @@ async fn check_postgres(source: &crate::config::PostgresSourceConfig) -> Vec<Fin
                 problem: format!("replication connection to {}: {error}", params.display_url),
                 fix: "allow replication connections for this role in pg_hba.conf (a line for the database, as logical replication uses it)".into(),
             });
+        }
+    }
+    findings
+}
+
+/// Every captured table gets a topic (and directory) the sink can create: not too long,
+/// and on Kafka none that the broker refuses as colliding with another table's.
+fn check_table_names(pipeline: &PipelineConfig, tables: &[TableName]) -> Vec<Finding> {
+    let Some(prefix) = pipeline.topic_prefix() else { return Vec::new() };
+    let mut findings = Vec::new();
+    let mut topics: Vec<(String, &TableName)> = Vec::with_capacity(tables.len());
+    for table in tables {
+        match topic_name(prefix, table) {
+            Ok(topic) => {
+                let known = topics.iter().map(|(topic, _)| topic.as_str());
+                if matches!(pipeline.sink, SinkConfig::Kafka(_))
+                    && let Some(other) = colliding_topic(&topic, known)
+                {
+                    let other_table = topics.iter().find(|(known, _)| known == other).map(|(_, table)| *table);
+                    findings.push(Finding {
+                        severity: Severity::Error,
+                        problem: format!(
+                            "tables {} and {table} get the topics {other} and {topic}, which Kafka refuses to have side by side ('.' and '_' are one in topic names)",
+                            other_table.map(ToString::to_string).unwrap_or_default()
+                        ),
+                        fix: "capture only one of them (narrow source.tables), or rename one".into(),
+                    });
+                }
+                topics.push((topic, table));
+            }
+            Err(refused) => findings.push(Finding {
+                severity: Severity::Error,
+                problem: format!("table {table}: {refused}"),
+                fix: "shorten sink.topic_prefix, rename the table, or leave it out of source.tables".into(),
+            }),
         }
     }
     findings

@@ -7,6 +7,7 @@ use tokio::sync::watch;
 
 use crate::config::EMBEDDED_REGISTRY;
 use crate::config::{Config, SinkConfig};
+use crate::control::RegistryDoor;
 use crate::control::http::{self, ControlState, HttpError};
 use crate::failure::{Classify as _, Definite, ErrorClass};
 use crate::pipeline::backoff::Backoff;
@@ -66,7 +67,10 @@ pub async fn run_pipelines(config: Config) -> Result<(), RunError> {
     let registry = Arc::new(registry);
     let control = match &config.control.http {
         Some(address) => {
-            let router = http::router(ControlState { metrics: metrics.clone(), registry: registry.clone() });
+            let registry_door =
+                RegistryDoor::new(&config.control.registry_user, config.control.resolve_registry_password()?);
+            let router =
+                http::router(ControlState { metrics: metrics.clone(), registry: registry.clone(), registry_door });
             Some(http::serve(address, router, stopping.clone()).await?)
         }
         None => None,

@@ -19,7 +19,10 @@ async fn schemas_are_registered_in_an_external_registry() {
     let registry_dir = registry_db.dir.join("registry");
     std::fs::write(
         &registry_config,
-        format!("[control]\nhttp = \"{registry_address}\"\nregistry_dir = \"{}\"\n\n{text}", registry_dir.display()),
+        format!(
+            "[control]\nhttp = \"{registry_address}\"\nregistry_dir = \"{}\"\nregistry_user = \"user\"\nregistry_password = \"s3cret\"\n\n{text}",
+            registry_dir.display()
+        ),
     )
     .expect("config");
     let mut registry = Wellhead::start(&registry_config);

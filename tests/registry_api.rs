@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use support::{Server, TestDatabase, Wellhead, http_request};
+use support::{Server, TestDatabase, Wellhead, basic_auth, http_request, http_request_with};
 
 const MEDIA_TYPE: &str = "application/vnd.schemaregistry.v1+json";
 
@@ -35,9 +35,13 @@ fn schema_body(schema: &str) -> String {
     json!({"schema": schema}).to_string()
 }
 
-/// The control address of one running wellhead.
+/// The password the tests' registries open to changes with (user `wellhead`).
+const REGISTRY_PASSWORD: &str = "registry-test-4711";
+
+/// The control address of one running wellhead, and the `Authorization` it sends.
 struct Api {
     address: String,
+    authorization: Option<String>,
 }
 
 impl Api {
@@ -49,7 +53,11 @@ impl Api {
 
     #[track_caller]
     fn call_as(&self, content_type: &str, method: &str, path: &str, body: Option<&str>) -> (u16, Value) {
-        let response = http_request(method, &self.address, path, content_type, body);
+        let mut headers = vec![("Content-Type", content_type)];
+        if let Some(authorization) = &self.authorization {
+            headers.push(("Authorization", authorization));
+        }
+        let response = http_request_with(method, &self.address, path, &headers, body);
         assert_eq!(response.header("content-type"), Some(MEDIA_TYPE), "{method} {path}: {response:?}");
         let value = serde_json::from_str(&response.body)
             .unwrap_or_else(|e| panic!("{method} {path}: body is not JSON ({e}): {:?}", response.body));
@@ -79,16 +87,22 @@ impl Api {
     }
 }
 
-/// Starts wellhead with the control address and the registry in the test directory.
+/// Starts wellhead with the control address and the registry in the test directory,
+/// open to changes with [`REGISTRY_PASSWORD`].
 async fn start(db: &TestDatabase, registry_dir: &std::path::Path) -> (Wellhead, Api) {
+    start_with(db, registry_dir, &format!("registry_password = \"{REGISTRY_PASSWORD}\"\n")).await
+}
+
+async fn start_with(db: &TestDatabase, registry_dir: &std::path::Path, control_keys: &str) -> (Wellhead, Api) {
     let address = format!("127.0.0.1:{}", support::free_port());
     let config = db.write_config(&["public.items"], "");
     let text = std::fs::read_to_string(&config).expect("config");
-    let control = format!("[control]\nhttp = \"{address}\"\nregistry_dir = \"{}\"\n\n", registry_dir.display());
+    let control =
+        format!("[control]\nhttp = \"{address}\"\nregistry_dir = \"{}\"\n{control_keys}\n", registry_dir.display());
     std::fs::write(&config, format!("{control}{text}")).expect("config");
     let mut wellhead = Wellhead::start(&config);
     wellhead.wait_streaming().await;
-    (wellhead, Api { address })
+    (wellhead, Api { address, authorization: Some(basic_auth("wellhead", REGISTRY_PASSWORD)) })
 }
 
 async fn stop(wellhead: Wellhead) {
@@ -128,6 +142,72 @@ async fn confluent_rest_api_is_served_and_durable() {
     let id3 = api.register(subject, &incompatible());
     assert!(id3 > id2, "id {id3} after {id2}");
     api.expect("GET", &format!("/subjects/{subject}/versions"), None, json!([1, 2]));
+    stop(wellhead).await;
+    db.drop().await;
+}
+
+/// Changes need the operator's credentials: without them (or with wrong ones) every
+/// change is refused and nothing changes; with none configured changes are off.
+/// Reads, lookups and compatibility checks stay open. A schema apache-avro would
+/// panic on gets 422.
+#[tokio::test]
+async fn registry_changes_need_credentials_and_bad_names_get_422() {
+    let db = TestDatabase::create(Server::Pg15, "registry_door").await;
+    db.client.batch_execute("CREATE TABLE items (id int PRIMARY KEY)").await.expect("schema");
+    let registry_dir: PathBuf = db.dir.join("registry");
+    let (wellhead, owner) = start(&db, &registry_dir).await;
+    let subject = "door-value";
+    let id = owner.register(subject, &v1());
+    owner.expect(
+        "PUT",
+        &format!("/config/{subject}"),
+        Some(r#"{"compatibility": "FULL"}"#),
+        json!({"compatibility": "FULL"}),
+    );
+    let anonymous = Api { address: owner.address.clone(), authorization: None };
+    let wrong = Api { address: owner.address.clone(), authorization: Some(basic_auth("wellhead", "guess")) };
+    for stranger in [&anonymous, &wrong] {
+        stranger.expect_error("PUT", "/config", Some(r#"{"compatibility": "NONE"}"#), 401, 40101);
+        stranger.expect_error("PUT", &format!("/config/{subject}"), Some(r#"{"compatibility": "NONE"}"#), 401, 40101);
+        stranger.expect_error("DELETE", "/config", None, 401, 40101);
+        stranger.expect_error("DELETE", &format!("/config/{subject}"), None, 401, 40101);
+        stranger.expect_error("DELETE", &format!("/subjects/{subject}?permanent=true"), None, 401, 40101);
+        stranger.expect_error("DELETE", &format!("/subjects/{subject}/versions/1"), None, 401, 40101);
+        stranger.expect_error("POST", &format!("/subjects/{subject}/versions"), Some(&schema_body(&v2())), 401, 40101);
+        // Reads, lookups and checks need nothing.
+        stranger.expect("GET", &format!("/config/{subject}"), None, json!({"compatibilityLevel": "FULL"}));
+        stranger.expect("GET", &format!("/subjects/{subject}/versions"), None, json!([1]));
+        let found = json!({"subject": subject, "version": 1, "id": id, "schema": v1()});
+        stranger.expect("POST", &format!("/subjects/{subject}"), Some(&schema_body(&v1())), found);
+        let check = format!("/compatibility/subjects/{subject}/versions/latest");
+        stranger.expect("POST", &check, Some(&schema_body(&v2())), json!({"is_compatible": true}));
+    }
+    let response = http_request("PUT", &owner.address, "/config", MEDIA_TYPE, Some(r#"{"compatibility": "NONE"}"#));
+    assert_eq!(response.header("www-authenticate"), Some("Basic realm=\"wellhead schema registry\""), "{response:?}");
+    owner.expect("GET", "/config", None, json!({"compatibilityLevel": "BACKWARD"}));
+
+    // Names apache-avro's parser would panic on: 422, and no panic in the log.
+    let bad_names = [
+        r#"{"type": "record", "name": "1bad", "fields": []}"#,
+        r#"{"type": "record", "name": "ok", "fields": [{"name": "f", "type": "1bad"}]}"#,
+        r#"{"type": "fixed", "name": "f", "size": 1.5}"#,
+        r#"{"type": "record", "name": "ok", "aliases": ["not an alias"], "fields": []}"#,
+    ];
+    for schema in bad_names {
+        owner.expect_error("POST", "/subjects/bad-value/versions", Some(&schema_body(schema)), 422, 42201);
+        owner.expect_error("POST", &format!("/subjects/{subject}"), Some(&schema_body(schema)), 422, 42201);
+    }
+    let log = wellhead.log_text();
+    stop(wellhead).await;
+    assert!(!log.contains("panicked"), "a handler panicked:\n{log}");
+    assert!(!log.contains(REGISTRY_PASSWORD), "the registry password is in the log:\n{log}");
+
+    // No password configured: changes over HTTP are off for everyone.
+    let (wellhead, shut) = start_with(&db, &registry_dir, "").await;
+    shut.expect_error("POST", &format!("/subjects/{subject}/versions"), Some(&schema_body(&v2())), 403, 40301);
+    shut.expect_error("PUT", "/config", Some(r#"{"compatibility": "NONE"}"#), 403, 40301);
+    shut.expect("GET", "/config", None, json!({"compatibilityLevel": "BACKWARD"}));
+    shut.expect("GET", &format!("/subjects/{subject}/versions"), None, json!([1]));
     stop(wellhead).await;
     db.drop().await;
 }

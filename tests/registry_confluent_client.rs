@@ -19,15 +19,18 @@ async fn confluent_python_client_works_unchanged() {
     let address = format!("127.0.0.1:{}", support::free_port());
     let config = db.write_config(&["public.items"], "");
     let text = std::fs::read_to_string(&config).expect("config");
-    let control =
-        format!("[control]\nhttp = \"{address}\"\nregistry_dir = \"{}\"\n\n", db.dir.join("registry").display());
+    let control = format!(
+        "[control]\nhttp = \"{address}\"\nregistry_dir = \"{}\"\nregistry_user = \"ops\"\nregistry_password = \"pa:ss w0rd\"\n\n",
+        db.dir.join("registry").display()
+    );
     std::fs::write(&config, format!("{control}{text}")).expect("config");
     let mut wellhead = Wellhead::start(&config);
     wellhead.wait_streaming().await;
 
     let run = tokio::process::Command::new("python3")
         .arg(SCRIPT)
-        .arg(format!("http://{address}"))
+        // The client's own way to send basic auth: user and password in the URL, percent-encoded.
+        .arg(format!("http://ops:pa%3Ass%20w0rd@{address}"))
         .kill_on_drop(true)
         .output();
     let output = tokio::time::timeout(Duration::from_secs(120), run)

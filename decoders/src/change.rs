@@ -34,9 +34,53 @@ pub struct TableName {
     pub name: String,
 }
 
+impl TableName {
+    /// `namespace.name` exactly as the database spells them, the form table globs match.
+    /// Not injective (`public."a.b"` and `"public.a".b` give the same text): never a key.
+    pub fn dotted(&self) -> String {
+        format!("{}.{}", self.namespace, self.name)
+    }
+}
+
+/// `schema.table` for people: each part as SQL would quote it (`public."a.b"`,
+/// `"public.a".b`), so that distinct tables read distinctly, with control
+/// characters escaped so that a name cannot forge a log line.
 impl fmt::Display for TableName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{}", self.namespace, self.name)
+        write!(f, "{}.{}", Identifier(&self.namespace), Identifier(&self.name))
+    }
+}
+
+/// Line and paragraph separators and bidirectional controls: not `char::is_control`,
+/// yet able to split or reorder what a log viewer shows.
+fn is_invisible_layout(c: char) -> bool {
+    matches!(c, '\u{2028}' | '\u{2029}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// An identifier (table, schema, column name) for messages and logs: kept when it is
+/// a plain lower-case SQL identifier, otherwise double-quoted with `"` doubled and
+/// control characters written as `\u{..}` escapes.
+#[derive(Debug)]
+pub struct Identifier<'a>(pub &'a str);
+
+impl fmt::Display for Identifier<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = self.0;
+        let mut bytes = name.bytes();
+        let plain = bytes.next().is_some_and(|first| first.is_ascii_lowercase() || first == b'_')
+            && bytes.all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || byte == b'_' || byte == b'$');
+        if plain {
+            return f.write_str(name);
+        }
+        f.write_str("\"")?;
+        for character in name.chars() {
+            match character {
+                '"' => f.write_str("\"\"")?,
+                c if c.is_control() || is_invisible_layout(c) => write!(f, "\\u{{{:x}}}", c as u32)?,
+                c => write!(f, "{c}")?,
+            }
+        }
+        f.write_str("\"")
     }
 }
 
@@ -401,4 +445,26 @@ pub struct ChangeEvent {
     pub transaction: Option<TransactionInfo>,
     /// Taken by a snapshot rather than read from the log.
     pub snapshot: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(namespace: &str, name: &str) -> TableName {
+        TableName { namespace: namespace.to_owned(), name: name.to_owned() }
+    }
+
+    #[test]
+    fn table_names_display_distinctly_and_cannot_forge_lines() {
+        assert_eq!(table("public", "orders").to_string(), "public.orders");
+        assert_eq!(table("public", "a.b").to_string(), "public.\"a.b\"");
+        assert_eq!(table("public.a", "b").to_string(), "\"public.a\".b");
+        assert_eq!(table("public", "Orders").to_string(), "public.\"Orders\"");
+        assert_eq!(table("public", "say \"hi\"").to_string(), "public.\"say \"\"hi\"\"\"");
+        let forged = table("public", "x\nERROR fake line\u{2028}\u{202e}").to_string();
+        assert_eq!(forged, "public.\"x\\u{a}ERROR fake line\\u{2028}\\u{202e}\"");
+        assert!(!forged.contains('\n'));
+        assert_eq!(table("public", "a.b").dotted(), "public.a.b");
+    }
 }

@@ -17,11 +17,24 @@
 //!    field back to its column by that attribute, or by the field name when it
 //!    is absent.
 //!
-//! Namespaces: the record names of a table live in the namespace
-//! `<topic_prefix>.<schema>.<table>`, each dot-separated segment sanitised by
-//! rule 2 (`shop.public.order items` → `shop.public.order_items`). The Kafka
-//! topic itself keeps the database names unsanitised ([`topic_name`]), as the
-//! interface contract says; subjects follow Confluent's TopicNameStrategy.
+//! Table identities (schema or database, table) become topics, subjects, file
+//! paths and Avro namespaces by one injective rule, applied to each part:
+//!
+//! - A *plain* part — `[A-Za-z_][A-Za-z0-9_]*` not starting with `__` — is kept
+//!   as it is (`orders`, `Order_Items`), as Debezium spells it.
+//! - Any other part is escaped: `__` followed by the part's UTF-8 bytes, letters
+//!   and digits kept and every other byte (`_` included) as `_` and two upper-case
+//!   hex digits: `a.b` → `__a_2Eb`, `order items` → `__order_20items`,
+//!   `x/../y` → `__x_2F_2E_2E_2Fy`, `2fa` → `__2fa`.
+//!
+//! Plain parts never start with `__` and escaped ones always do, and an escaped part
+//! decodes one way, so distinct tables never share a topic, a subject, a directory or
+//! a namespace. The results use only `[A-Za-z0-9_]`: legal in Kafka topics, in Avro
+//! names and in file names, with no `/`, no `.` and no `..` to leave a directory.
+//!
+//! The topic is `<topic_prefix>.<part>.<part>` (at most [`MAX_TOPIC_BYTES`], Kafka's
+//! limit: longer ones are refused, never cut), the Avro namespace the same with the
+//! prefix sanitised by rule 2, and subjects follow Confluent's TopicNameStrategy.
 
 use std::collections::HashSet;
 
@@ -79,14 +92,49 @@ pub fn sanitize_dotted(dotted: &str) -> String {
     dotted.split('.').map(sanitize).collect::<Vec<_>>().join(".")
 }
 
-/// The Avro namespace of a table's records: `<topic_prefix>.<schema>.<table>`, sanitised.
-pub fn namespace(topic_prefix: &str, table: &TableName) -> String {
-    sanitize_dotted(&format!("{topic_prefix}.{}.{}", table.namespace, table.name))
+/// Kafka's limit on a topic name's length, in bytes.
+pub const MAX_TOPIC_BYTES: usize = 249;
+
+/// A table part (schema, database or table name) by the injective rule of the module
+/// documentation: kept when plain, escaped otherwise.
+pub fn table_part(name: &str) -> String {
+    if is_valid_name(name) && !name.starts_with("__") {
+        return name.to_owned();
+    }
+    let mut escaped = String::with_capacity(2 + name.len() * 3);
+    escaped.push_str("__");
+    for byte in name.bytes() {
+        if byte.is_ascii_alphanumeric() {
+            escaped.push(char::from(byte));
+        } else {
+            escaped.push_str(&format!("_{byte:02X}"));
+        }
+    }
+    escaped
 }
 
-/// The Kafka topic of a table: `<prefix>.<schema or database>.<table>`, names as the database spells them.
-pub fn topic_name(prefix: &str, table: &TableName) -> String {
-    format!("{prefix}.{}.{}", table.namespace, table.name)
+/// The Avro namespace of a table's records: `<topic_prefix>.<part>.<part>`, the prefix sanitised.
+pub fn namespace(topic_prefix: &str, table: &TableName) -> String {
+    format!("{}.{}.{}", sanitize_dotted(topic_prefix), table_part(&table.namespace), table_part(&table.name))
+}
+
+/// A table whose topic name would be longer than Kafka allows.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "its topic name {topic} is {} bytes, more than Kafka's {MAX_TOPIC_BYTES}: shorten topic_prefix, or rename the table",
+    topic.len()
+)]
+pub struct TopicTooLong {
+    pub topic: String,
+}
+
+/// The Kafka topic of a table, `<prefix>.<part>.<part>` (the files sink's directory too).
+pub fn topic_name(prefix: &str, table: &TableName) -> Result<String, TopicTooLong> {
+    let topic = format!("{prefix}.{}.{}", table_part(&table.namespace), table_part(&table.name));
+    if topic.len() > MAX_TOPIC_BYTES {
+        return Err(TopicTooLong { topic });
+    }
+    Ok(topic)
 }
 
 /// The registry subjects of a topic's keys and values (TopicNameStrategy): `(<topic>-key, <topic>-value)`.
@@ -125,12 +173,75 @@ mod tests {
 
     #[test]
     fn namespaces_topics_and_subjects() {
-        assert_eq!(namespace("shop", &table("public", "order items")), "shop.public.order_items");
-        assert_eq!(namespace("eu.shop", &table("1st", "t")), "eu.shop._1st.t");
-        assert_eq!(topic_name("shop", &table("public", "order items")), "shop.public.order items");
+        assert_eq!(namespace("shop", &table("public", "order items")), "shop.public.__order_20items");
+        assert_eq!(namespace("eu.shop", &table("1st", "t")), "eu.shop.__1st.t");
+        assert_eq!(namespace("my-shop", &table("public", "a.b")), "my_shop.public.__a_2Eb");
+        assert_eq!(
+            topic_name("shop", &table("public", "order items")).expect("test value"),
+            "shop.public.__order_20items"
+        );
+        assert_eq!(topic_name("my-shop", &table("public", "Orders")).expect("test value"), "my-shop.public.Orders");
         assert_eq!(
             subject_names("shop.public.orders"),
             ("shop.public.orders-key".to_owned(), "shop.public.orders-value".to_owned())
         );
+    }
+
+    #[test]
+    fn table_parts_are_kept_when_plain_and_escaped_otherwise() {
+        assert_eq!(table_part("orders"), "orders");
+        assert_eq!(table_part("Order_Items"), "Order_Items");
+        assert_eq!(table_part("a.b"), "__a_2Eb");
+        assert_eq!(table_part("x/../../../escaped"), "__x_2F_2E_2E_2F_2E_2E_2F_2E_2E_2Fescaped");
+        assert_eq!(table_part("2fa"), "__2fa");
+        assert_eq!(table_part("__x"), "___5F_5Fx");
+        assert_eq!(table_part(""), "__");
+        assert_eq!(table_part("a\nb"), "__a_0Ab");
+        assert_eq!(table_part("é"), "___C3_A9");
+        let dotted_table = topic_name("p", &table("public", "a.b")).expect("test value");
+        let dotted_schema = topic_name("p", &table("public.a", "b")).expect("test value");
+        assert_ne!(dotted_table, dotted_schema);
+        assert!(is_valid_name(&table_part("x/../y")));
+    }
+
+    /// Decodes an escaped part: the proof, by test, that the rule is injective.
+    fn decode_part(part: &str) -> Vec<u8> {
+        let Some(escaped) = part.strip_prefix("__") else { return part.as_bytes().to_vec() };
+        let mut bytes = Vec::new();
+        let mut rest = escaped.as_bytes();
+        while let Some((&first, tail)) = rest.split_first() {
+            if first == b'_' {
+                let hex = std::str::from_utf8(&tail[..2]).expect("test value");
+                bytes.push(u8::from_str_radix(hex, 16).expect("test value"));
+                rest = &tail[2..];
+            } else {
+                bytes.push(first);
+                rest = tail;
+            }
+        }
+        bytes
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn every_part_decodes_back_to_its_name(name in "\\PC{0,12}|[a-z_.]{0,6}|__[a-z0-9_]{0,4}") {
+            let part = table_part(&name);
+            proptest::prop_assert!(is_valid_name(&part));
+            proptest::prop_assert_eq!(decode_part(&part), name.as_bytes().to_vec());
+        }
+
+        #[test]
+        fn topics_are_legal_kafka_names(namespace in "\\PC{1,8}", name in "\\PC{1,8}") {
+            let topic = topic_name("shop", &table(&namespace, &name)).expect("test value");
+            proptest::prop_assert!(topic.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-'));
+        }
+    }
+
+    #[test]
+    fn long_topics_are_refused_not_cut() {
+        let long = "é".repeat(63);
+        let refused = topic_name("shop", &table("public", &long)).expect_err("refused");
+        assert!(refused.to_string().contains("more than Kafka's 249"), "{refused}");
+        assert!(topic_name("shop", &table("public", &"a".repeat(63))).is_ok());
     }
 }

@@ -66,6 +66,15 @@ pub struct ControlConfig {
     /// pipelines stream to Kafka (on their cluster), so a moved instance serves the same ids.
     #[serde(default = "default_registry_topic")]
     pub registry_topic: String,
+    /// The user that may change the embedded registry over HTTP (register, delete,
+    /// set compatibility) with basic auth, once a password is set.
+    #[serde(default = "default_registry_user")]
+    pub registry_user: String,
+    /// Its password; without one (and without `registry_password_file`) changes over
+    /// HTTP are refused (403) and only Wellhead's own pipelines register schemas.
+    pub registry_password: Option<Secret>,
+    /// A file whose first line is that password.
+    pub registry_password_file: Option<PathBuf>,
 }
 
 impl Default for ControlConfig {
@@ -75,8 +84,39 @@ impl Default for ControlConfig {
             sql: None,
             registry_dir: default_registry_dir(),
             registry_topic: default_registry_topic(),
+            registry_user: default_registry_user(),
+            registry_password: None,
+            registry_password_file: None,
         }
     }
+}
+
+fn default_registry_user() -> String {
+    "wellhead".to_owned()
+}
+
+impl ControlConfig {
+    /// The password that opens the embedded registry to changes over HTTP, if any.
+    pub fn resolve_registry_password(&self) -> Result<Option<Secret>, ConfigError> {
+        match (&self.registry_password, &self.registry_password_file) {
+            (Some(_), Some(_)) => Err(ConfigError::Invalid {
+                field: "control.registry_password_file".into(),
+                rule: "set either registry_password or registry_password_file, not both".into(),
+            }),
+            (Some(password), None) => Ok(Some(password.clone())),
+            (None, Some(path)) => read_password_file(path, "control.registry_password_file").map(Some),
+            (None, None) => Ok(None),
+        }
+    }
+}
+
+/// The first line of a password file.
+fn read_password_file(path: &Path, field: &str) -> Result<Secret, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Invalid {
+        field: field.into(),
+        rule: format!("cannot read {}: {error}", path.display()),
+    })?;
+    Ok(Secret::new(text.lines().next().unwrap_or_default().to_owned()))
 }
 
 fn default_registry_topic() -> String {
@@ -113,6 +153,37 @@ pub struct PipelineConfig {
     /// (a missing slot, a slot confirmed beyond the checkpoint) once, with a warning.
     #[serde(skip)]
     pub accept_gap: bool,
+}
+
+/// What a `topic_prefix` may be, as told to a user whose prefix breaks it.
+const TOPIC_PREFIX_RULE: &str =
+    "must be 1-200 letters, digits, '_' or '-', in parts joined by single dots (like \"shop\" or \"eu.shop\")";
+
+/// Whether `prefix` makes legal topics (and, sanitised, an Avro namespace) of every table.
+fn is_valid_topic_prefix(prefix: &str) -> bool {
+    prefix.len() <= 200
+        && prefix
+            .split('.')
+            .all(|part| !part.is_empty() && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+}
+
+impl PipelineConfig {
+    /// The prefix of the topics (and file directories) of the Avro sinks: the configured
+    /// one or the pipeline name; `None` for sinks without topics.
+    pub fn topic_prefix(&self) -> Option<&str> {
+        match &self.sink {
+            SinkConfig::Files { .. } | SinkConfig::Kafka(_) => Some(self.explicit_topic_prefix().unwrap_or(&self.name)),
+            SinkConfig::Stdout {} | SinkConfig::Null {} | SinkConfig::Jsonl { .. } => None,
+        }
+    }
+
+    fn explicit_topic_prefix(&self) -> Option<&str> {
+        match &self.sink {
+            SinkConfig::Files { topic_prefix, .. } => topic_prefix.as_deref(),
+            SinkConfig::Kafka(kafka) => kafka.topic_prefix.as_deref(),
+            SinkConfig::Stdout {} | SinkConfig::Null {} | SinkConfig::Jsonl { .. } => None,
+        }
+    }
 }
 
 /// The database a pipeline reads.
@@ -396,6 +467,7 @@ impl Config {
 
     /// Checks every rule a parsed config must meet; names the field that breaks one.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        self.control.resolve_registry_password()?;
         let invalid = |field: String, rule: &str| ConfigError::Invalid { field, rule: rule.to_owned() };
         if self.pipelines.is_empty() {
             return Err(invalid("pipelines".into(), "at least one [[pipelines]] entry is required"));
@@ -500,6 +572,11 @@ impl Config {
                     }
                 }
             }
+            if let Some(prefix) = pipeline.explicit_topic_prefix()
+                && !is_valid_topic_prefix(prefix)
+            {
+                return Err(invalid(at("sink.topic_prefix"), TOPIC_PREFIX_RULE));
+            }
             if pipeline.registry.url != EMBEDDED_REGISTRY
                 && !matches!(
                     url::Url::parse(&pipeline.registry.url).map(|u| u.scheme().to_owned()).as_deref(),
@@ -584,12 +661,7 @@ impl PostgresSourceConfig {
             return Ok(Some(password.clone()));
         }
         if let Some(path) = &self.password_file {
-            let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Invalid {
-                field: "source.password_file".into(),
-                rule: format!("cannot read {}: {error}", path.display()),
-            })?;
-            let first_line = text.lines().next().unwrap_or_default();
-            return Ok(Some(Secret::new(first_line.to_owned())));
+            return read_password_file(path, "source.password_file").map(Some);
         }
         Ok(self.url.password())
     }
@@ -647,6 +719,32 @@ mod registry_storage_tests {
         let error = load(&broken, &[]).expect_err("unterminated string").to_string();
         assert!(!error.contains("hunter2-secret"), "{error}");
         assert!(error.contains("line 8"), "the error says where: {error}");
+    }
+
+    #[test]
+    fn topic_prefixes_must_make_legal_topics_and_registry_passwords_one_source() {
+        let files = |prefix: &str| {
+            PIPELINE
+                .replace("type = \"null\"", &format!("type = \"files\"\ndir = \"/tmp/l\"\ntopic_prefix = \"{prefix}\""))
+        };
+        for good in ["shop", "eu.shop", "my-shop_2"] {
+            load(&files(good), &[]).unwrap_or_else(|error| panic!("{good}: {error}"));
+        }
+        for bad in ["", "a/b", "a..b", ".a", "a.", "sp ace", &"x".repeat(201)] {
+            let error = load(&files(bad), &[]).expect_err(bad).to_string();
+            assert!(error.contains("sink.topic_prefix"), "{bad}: {error}");
+        }
+        let both =
+            format!("[control]\nregistry_password = \"a\"\nregistry_password_file = \"/nonexistent\"\n{PIPELINE}");
+        assert!(load(&both, &[]).expect_err("two sources").to_string().contains("not both"));
+        let missing = format!("[control]\nregistry_password_file = \"/nonexistent/registry\"\n{PIPELINE}");
+        assert!(load(&missing, &[]).expect_err("no such file").to_string().contains("/nonexistent/registry"));
+        let secret = format!("[control]\nregistry_password = \"0123\"\n{PIPELINE}");
+        let loaded = load(&secret, &[("WELLHEAD_CONTROL__REGISTRY_PASSWORD", "98765")]).expect("env password");
+        assert_eq!(
+            loaded.control.resolve_registry_password().expect("password").map(|p| p.expose().to_owned()).as_deref(),
+            Some("98765")
+        );
     }
 
     #[test]

@@ -11,6 +11,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use tokio::sync::watch;
 
+use super::registry_api::RegistryDoor;
 use crate::registry::embedded::EmbeddedRegistry;
 use crate::telemetry::Metrics;
 
@@ -20,6 +21,8 @@ pub struct ControlState {
     pub metrics: Metrics,
     /// The embedded schema registry served under its Confluent REST paths.
     pub registry: Arc<EmbeddedRegistry>,
+    /// Who may change that registry over HTTP.
+    pub registry_door: RegistryDoor,
 }
 
 /// Serving the control address failed.
@@ -56,7 +59,7 @@ pub fn router(state: ControlState) -> Router {
         .route("/health", get(health))
         .route("/metrics", get(metrics))
         .with_state(state.clone())
-        .merge(super::registry_api::router(state.registry))
+        .merge(super::registry_api::router(state.registry, state.registry_door))
 }
 
 async fn health() -> impl IntoResponse {

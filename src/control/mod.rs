@@ -2,3 +2,5 @@
 
 pub mod http;
 mod registry_api;
+
+pub use self::registry_api::RegistryDoor;

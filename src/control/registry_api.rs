@@ -27,7 +27,7 @@ use axum::body::Bytes;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
-use axum::routing::{get, post};
+use axum::routing::{MethodRouter, delete, get, post, put};
 use wellhead_schema::registry::{
     Change, CompatibilityReport, ConfigRequest, ConfigUpdate, ConfigView, RegistryError, RegistryStore, SchemaId,
     SchemaType, VersionSelector,
@@ -38,7 +38,10 @@ use self::wire::{
 };
 use crate::registry::embedded::{EmbeddedRegistry, EmbeddedRegistryError};
 
+pub mod door;
 mod wire;
+
+pub use self::door::RegistryDoor;
 
 /// The text of schema `id`. An id this process has not seen may have been registered by
 /// another process sharing the registry's Kafka topic: the store catches up once before
@@ -66,8 +69,12 @@ fn mutate<T>(
 /// What the handlers share: the registry they answer for.
 type Registry = Arc<EmbeddedRegistry>;
 
-/// The registry's routes over `registry`, to be merged into the control router.
-pub(super) fn router(registry: Registry) -> Router {
+/// The registry's routes over `registry`, to be merged into the control router; the
+/// routes that change it go through `door`.
+pub(super) fn router(registry: Registry, door: RegistryDoor) -> Router {
+    let guarded = |change: MethodRouter<Registry>| {
+        change.route_layer(axum::middleware::from_fn_with_state(door.clone(), door::guard_change))
+    };
     Router::new()
         .route("/", get(root))
         .route("/schemas/types", get(schema_types))
@@ -76,15 +83,18 @@ pub(super) fn router(registry: Registry) -> Router {
         .route("/schemas/ids/{id}/versions", get(versions_of_id))
         .route("/schemas/ids/{id}/subjects", get(subjects_of_id))
         .route("/subjects", get(subjects))
-        .route("/subjects/{subject}", post(lookup).delete(delete_subject))
-        .route("/subjects/{subject}/versions", get(versions).post(register))
-        .route("/subjects/{subject}/versions/{version}", get(version).delete(delete_version))
+        .route("/subjects/{subject}", post(lookup).merge(guarded(delete(delete_subject))))
+        .route("/subjects/{subject}/versions", get(versions).merge(guarded(post(register))))
+        .route("/subjects/{subject}/versions/{version}", get(version).merge(guarded(delete(delete_version))))
         .route("/subjects/{subject}/versions/{version}/schema", get(raw_schema))
         .route("/subjects/{subject}/versions/{version}/referencedby", get(referenced_by))
         .route("/compatibility/subjects/{subject}/versions", post(check_against_all))
         .route("/compatibility/subjects/{subject}/versions/{version}", post(check_against_version))
-        .route("/config", get(global_config).put(set_global_config).delete(delete_global_config))
-        .route("/config/{subject}", get(subject_config).put(set_subject_config).delete(delete_subject_config))
+        .route("/config", get(global_config).merge(guarded(put(set_global_config).delete(delete_global_config))))
+        .route(
+            "/config/{subject}",
+            get(subject_config).merge(guarded(put(set_subject_config).delete(delete_subject_config))),
+        )
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
         .with_state(registry)

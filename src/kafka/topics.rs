@@ -38,6 +38,14 @@ pub fn is_valid_topic(topic: &str) -> bool {
         && topic.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
 }
 
+/// The topic among `known` that Kafka refuses to have beside `topic`: one that differs
+/// only by `.` against `_` (they are one name in Kafka's metrics), like `a.b_c` and `a_b.c`.
+pub fn colliding_topic<'a>(topic: &str, known: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let collision_key = |name: &str| name.replace('.', "_");
+    let key = collision_key(topic);
+    known.into_iter().find(|other| *other != topic && collision_key(other) == key)
+}
+
 /// How the table topics Wellhead creates are laid out.
 #[derive(Debug, Clone, Default)]
 pub struct TopicLayout {
@@ -139,5 +147,16 @@ impl TopicCreator {
         tracing::debug!(%topic, partitions, "Kafka topic ready.");
         self.known.insert(topic.to_owned());
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn topics_differing_by_dot_and_underscore_collide() {
+        assert_eq!(colliding_topic("p.public.a_b", ["p.public_a.b", "p.x.y"]), Some("p.public_a.b"));
+        assert_eq!(colliding_topic("p.public.a_b", ["p.public.a_b", "p.public.a__b"]), None);
     }
 }

@@ -32,14 +32,20 @@ pub struct TableOutput {
 }
 
 impl TableOutput {
-    pub fn new(schema: &Arc<TableSchema>, topic_prefix: &str, source_kind: SourceKind) -> TableOutput {
-        TableOutput {
+    pub fn new(
+        schema: &Arc<TableSchema>,
+        topic_prefix: &str,
+        source_kind: SourceKind,
+    ) -> Result<TableOutput, SinkError> {
+        let topic = topic_name(topic_prefix, &schema.table)
+            .map_err(|refused| SinkError::Name { table: schema.table.to_string(), reason: refused.to_string() })?;
+        Ok(TableOutput {
             schema: schema.clone(),
             key_schema: key_schema(schema, topic_prefix).map(|s| s.to_string()),
             writer_schema: envelope_schema(schema, source_kind, topic_prefix).to_string(),
             encoder: EnvelopeEncoder::new(schema, source_kind),
-            topic: topic_name(topic_prefix, &schema.table),
-        }
+            topic,
+        })
     }
 
     /// The table's shape this output encodes.

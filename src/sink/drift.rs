@@ -8,6 +8,7 @@
 //! the record inside `before`) and key schemas (the row is the record) are read.
 
 use serde_json::Value as Json;
+use wellhead_decoders::change::Identifier;
 use wellhead_schema::naming::COLUMN_ATTRIBUTE;
 
 /// One change per column, in the new schema's column order, then removed columns;
@@ -64,8 +65,9 @@ fn row_fields(schema: &Json) -> Option<&Vec<Json>> {
     }
 }
 
-fn column_name(field: &Json) -> &str {
-    field.get(COLUMN_ATTRIBUTE).and_then(Json::as_str).or_else(|| field["name"].as_str()).unwrap_or("?")
+fn column_name(field: &Json) -> String {
+    let name = field.get(COLUMN_ATTRIBUTE).and_then(Json::as_str).or_else(|| field["name"].as_str()).unwrap_or("?");
+    Identifier(name).to_string()
 }
 
 /// `int`, `decimal(12,2) or NumericSpecial`, `string, nullable`.
@@ -147,7 +149,7 @@ mod tests {
     fn reads_key_schemas_and_renamed_columns() {
         let previous = r#"{"type": "record", "name": "Key", "fields": [{"name": "order_id", "type": "int", "wellhead.column": "order id"}]}"#;
         let refused = r#"{"type": "record", "name": "Key", "fields": [{"name": "order_id", "type": ["null", "int"], "wellhead.column": "order id"}]}"#;
-        assert_eq!(column_changes(previous, refused), ["column order id: int, now nullable"]);
+        assert_eq!(column_changes(previous, refused), ["column \"order id\": int, now nullable"]);
     }
 
     #[test]

@@ -59,6 +59,9 @@ pub enum SinkError {
          [pipelines.registry] (or relax the subject's compatibility level), then restart"
     )]
     Incompatible { table: String, changes: String, source: Box<crate::registry::RegisterError> },
+    /// A table the sink cannot name (topic too long, or one Kafka would refuse as colliding).
+    #[error("table {table}: {reason}")]
+    Name { table: String, reason: String },
     #[error("table {table}: {source}")]
     Encode { table: String, source: Box<wellhead_schema::avro::EncodeError> },
     #[error("internal: {0}")]
@@ -89,6 +92,7 @@ impl Classify for SinkError {
             | SinkError::MissingFile { .. }
             | SinkError::Incompatible { .. }
             | SinkError::Encode { .. }
+            | SinkError::Name { .. }
             | SinkError::Internal(_)
             | SinkError::KafkaFatal { .. }
             | SinkError::KafkaFenced { .. } => ErrorClass::Definite,
@@ -138,7 +142,7 @@ pub fn open(
         let settings = kafka::KafkaSettings {
             config: kafka_config.clone(),
             pipeline: config.name.clone(),
-            topic_prefix: kafka_config.topic_prefix.clone().unwrap_or_else(|| config.name.clone()),
+            topic_prefix: config.topic_prefix().unwrap_or(&config.name).to_owned(),
             source_kind: source_kind(config),
             source_fields: SourceFields { name: source.name, db: source.db },
             registry_config: config.registry.clone(),
@@ -171,10 +175,10 @@ fn build_local(
         SinkConfig::Jsonl { dir } => {
             Ok(LocalOutput::Jsonl(jsonl::JsonlSink::open(dir, &config.name, source, sink_offset, has_checkpoint)?))
         }
-        SinkConfig::Files { dir, topic_prefix, roll_bytes, roll_seconds, codec } => {
+        SinkConfig::Files { dir, roll_bytes, roll_seconds, codec, .. } => {
             let settings = files::FilesSettings {
                 dir: dir.clone(),
-                topic_prefix: topic_prefix.clone().unwrap_or_else(|| config.name.clone()),
+                topic_prefix: config.topic_prefix().unwrap_or(&config.name).to_owned(),
                 roll_bytes: *roll_bytes,
                 roll_age: std::time::Duration::from_secs(*roll_seconds),
                 codec: *codec,

@@ -1,6 +1,9 @@
 """Confluent's own Python client against Wellhead's embedded schema registry.
 
-Usage: python3 registry_client.py http://127.0.0.1:<port>
+Usage: python3 registry_client.py http://user:password@127.0.0.1:<port>
+
+The URL carries the credentials that changes need; a client without them must be
+refused (401) and change nothing.
 
 Uses `confluent_kafka.schema_registry` directly (no wrapper of ours): registers,
 fetches, looks up, checks compatibility, changes config, gets a 409 for an
@@ -11,6 +14,7 @@ first failure and prints a summary line on success.
 
 import json
 import sys
+import urllib.parse
 import uuid
 
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
@@ -45,8 +49,14 @@ def main(url):
     run = uuid.uuid4().hex[:8]
     subject = f"client-{run}-value"
     client = SchemaRegistryClient({"url": url})
+    parts = urllib.parse.urlsplit(url)
+    anonymous = SchemaRegistryClient({"url": f"{parts.scheme}://{parts.hostname}:{parts.port}"})
 
     assert client.get_schema_types() == ["AVRO"], client.get_schema_types()
+    expect_error(lambda: anonymous.register_schema(subject, Schema(V1, "AVRO")), 401, 40101)
+    expect_error(lambda: anonymous.set_compatibility(level="NONE"), 401, 40101)
+    expect_error(lambda: anonymous.get_versions(subject), 404, 40401)
+    checks += 3
 
     id1 = client.register_schema(subject, Schema(V1, "AVRO"))
     assert isinstance(id1, int) and id1 >= 1, id1

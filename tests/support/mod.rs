@@ -329,11 +329,29 @@ impl HttpResponse {
 
 /// A plain HTTP/1.1 request on loopback with a chosen request Content-Type.
 pub fn http_request(method: &str, address: &str, path: &str, content_type: &str, body: Option<&str>) -> HttpResponse {
+    http_request_with(method, address, path, &[("Content-Type", content_type)], body)
+}
+
+/// The value of an `Authorization` header for HTTP basic auth.
+pub fn basic_auth(user: &str, password: &str) -> String {
+    use base64::Engine as _;
+    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}")))
+}
+
+/// A plain HTTP/1.1 request on loopback with the given header lines.
+pub fn http_request_with(
+    method: &str,
+    address: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&str>,
+) -> HttpResponse {
     use std::io::{Read, Write};
     let mut stream = std::net::TcpStream::connect(address).unwrap_or_else(|e| panic!("connect {address}: {e}"));
     let body = body.unwrap_or("");
+    let header_lines: String = headers.iter().map(|(name, value)| format!("{name}: {value}\r\n")).collect();
     let request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n{header_lines}Content-Length: {}\r\n\r\n{body}",
         body.len()
     );
     stream.write_all(request.as_bytes()).expect("send request");

@@ -28,6 +28,7 @@ pub mod canonical;
 mod error;
 mod event;
 mod mutation;
+mod schema_text;
 mod store;
 
 use std::str::FromStr;

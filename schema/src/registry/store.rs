@@ -15,6 +15,7 @@ use std::collections::{BTreeMap, HashMap};
 use apache_avro::Schema;
 
 use super::canonical::canonical_form;
+use super::schema_text::check_schema_json;
 use super::{
     ApplyError, Change, RegisteredSchema, RegistryError, RegistryEvent, SchemaId, SchemaType, SubjectVersion, Version,
     VersionSelector,
@@ -70,7 +71,14 @@ impl Eq for RegistryStore {}
 /// Parses an Avro schema and computes its canonical form, as 42201 on failure.
 pub(super) fn parse_schema(text: &str) -> Result<(Schema, String), RegistryError> {
     let invalid = |reason: String| RegistryError::InvalidSchema { reason };
-    let parsed = Schema::parse_str(text).map_err(|error| invalid(error.to_string()))?;
+    let json: serde_json::Value = serde_json::from_str(text).map_err(|error| invalid(error.to_string()))?;
+    check_schema_json(&json).map_err(invalid)?;
+    // The check above covers every unwrap of apache-avro's parser known today; should a
+    // newer one panic on other input, the client still gets 42201, not a dropped connection.
+    let parse = std::panic::AssertUnwindSafe(|| Schema::parse(&json));
+    let parsed = std::panic::catch_unwind(parse)
+        .map_err(|_| invalid("apache-avro could not parse this schema".into()))?
+        .map_err(|error| invalid(error.to_string()))?;
     let canonical = canonical_form(&parsed).map_err(|error| invalid(error.to_string()))?;
     Ok((parsed, canonical))
 }

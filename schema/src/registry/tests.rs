@@ -181,7 +181,15 @@ fn an_incompatible_schema_is_a_409_naming_the_version_and_field() {
 #[test]
 fn an_invalid_schema_is_a_42201() {
     let store = RegistryStore::new();
-    for text in ["not json", r#"{"type": "record", "name": "t"}"#, r#""no_such_type""#] {
+    let bad_names = [
+        r#"{"type": "record", "name": "1bad", "fields": []}"#,
+        r#"{"type": "record", "name": "ok", "namespace": "1bad.x", "fields": []}"#,
+        r#"{"type": "record", "name": "ok", "fields": [{"name": "1bad", "type": "int"}]}"#,
+        r#"{"type": "enum", "name": "e", "symbols": ["1bad"]}"#,
+        r#"{"type": "fixed", "name": "a-b", "size": 4}"#,
+        r#"{"type": "record", "name": "ok", "fields": [{"name": "f", "type": {"type": "enum", "name": "", "symbols": []}}]}"#,
+    ];
+    for text in ["not json", r#"{"type": "record", "name": "t"}"#, r#""no_such_type""#].into_iter().chain(bad_names) {
         let error = store.register("s", text).err();
         assert_eq!(error.as_ref().map(RegistryError::error_code), Some(42201), "{text}");
         assert_eq!(error.map(|error| error.http_status()), Some(422));

@@ -6,7 +6,7 @@
 //! `RegistryError` is answered with its own status and body, nothing added.
 
 use axum::extract::rejection::PathRejection;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -20,6 +20,9 @@ const MEDIA_TYPE: &str = "application/vnd.schemaregistry.v1+json";
 /// Request media types taken as JSON; a request without one is taken as JSON too.
 const ACCEPTED_MEDIA_TYPES: [&str; 4] =
     [MEDIA_TYPE, "application/vnd.schemaregistry+json", "application/json", "application/octet-stream"];
+
+/// What a 401 asks for.
+const BASIC_CHALLENGE: &str = "Basic realm=\"wellhead schema registry\"";
 
 /// Confluent's `error_code` for a failure of the registry's own storage.
 const BACKEND_ERROR_CODE: u32 = 50001;
@@ -43,6 +46,16 @@ pub(super) enum ApiError {
     /// The body is not the JSON the route expects, or a path segment is not UTF-8.
     #[error("Unrecognized request: {reason}")]
     BadRequest { reason: String },
+    /// A change to the registry without the operator's credentials (none or wrong sent).
+    #[error(
+        "changing the schema registry needs the credentials of control.registry_user: send them with HTTP basic auth"
+    )]
+    Unauthorized,
+    /// A change to the registry while the operator configured no credentials for it.
+    #[error(
+        "changes to the schema registry over HTTP are off; Wellhead registers its own schemas. To allow them, set control.registry_password (or registry_password_file) and send it with HTTP basic auth"
+    )]
+    ChangesOff,
 }
 
 impl From<EmbeddedRegistryError> for ApiError {
@@ -72,6 +85,13 @@ impl IntoResponse for ApiError {
             Self::MethodNotAllowed => (405, ErrorBody { error_code: 405, message: self.to_string() }),
             Self::UnsupportedMediaType => (415, ErrorBody { error_code: 415, message: self.to_string() }),
             Self::BadRequest { .. } => (400, ErrorBody { error_code: 400, message: self.to_string() }),
+            Self::Unauthorized => {
+                let body = ErrorBody { error_code: 40101, message: self.to_string() };
+                let mut answer = json(StatusCode::UNAUTHORIZED, &body);
+                answer.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(BASIC_CHALLENGE));
+                return answer;
+            }
+            Self::ChangesOff => (403, ErrorBody { error_code: 40301, message: self.to_string() }),
         };
         json(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), &body)
     }

@@ -161,7 +161,7 @@ impl FilesSink {
         if self.tables.get(table).is_some_and(|output| output.serves(&event.schema)) {
             return Ok(());
         }
-        let output = TableOutput::new(&event.schema, &self.settings.topic_prefix, self.settings.source_kind);
+        let output = TableOutput::new(&event.schema, &self.settings.topic_prefix, self.settings.source_kind)?;
         let registered = output.register(&self.registry, &self.settings.registry_config);
         if self.files.contains_key(table) || registered.is_err() {
             // Records of the old shape become final before anything of the new shape is written.

@@ -329,7 +329,17 @@ impl KafkaSink {
         if self.tables.get(table).is_some_and(|known| known.output.serves(&event.schema)) {
             return Ok(());
         }
-        let output = TableOutput::new(&event.schema, &self.settings.topic_prefix, self.settings.source_kind);
+        let output = TableOutput::new(&event.schema, &self.settings.topic_prefix, self.settings.source_kind)?;
+        let known = self.tables.values().map(|known| known.output.topic());
+        if let Some(other) = topics::colliding_topic(output.topic(), known) {
+            return Err(SinkError::Name {
+                table: table.to_string(),
+                reason: format!(
+                    "its topic {} collides with topic {other} of another table (Kafka takes '.' and '_' as one in topic names); capture only one of them, or rename one",
+                    output.topic()
+                ),
+            });
+        }
         // Registering comes first: a refused shape stops the pipeline before anything of it is written.
         let versions = output.register(&self.registry, &self.settings.registry_config)?;
         self.topics.ensure(output.topic(), TopicKind::Table { keyed: output.has_key() }).map_err(topic_error)?;

@@ -1,7 +1,7 @@
 //! pgoutput tuples → rows of typed values: the conversion from the protocol's
 //! spelling (text or binary bytes per column) into the change model.
 
-use wellhead_decoders::change::{ColumnValue, Row, TableSchema};
+use wellhead_decoders::change::{ColumnValue, Identifier, Row, TableSchema};
 use wellhead_decoders::pgoutput::{TupleColumn, TupleData};
 use wellhead_decoders::pgvalue::{ValueError, decode_binary, decode_text};
 
@@ -36,7 +36,7 @@ pub fn decode_row(schema: &TableSchema, tuple: &TupleData) -> Result<Row, CodecE
             };
             decoded.map(ColumnValue::Value).map_err(|source| CodecError::Value {
                 table: schema.table.to_string(),
-                column: column.name.clone(),
+                column: Identifier(&column.name).to_string(),
                 source: Box::new(source),
             })
         })

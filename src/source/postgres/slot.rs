@@ -76,7 +76,7 @@ pub async fn resolve_tables(client: &Client, patterns: &[String], database: &str
     let tables: Vec<TableName> = rows
         .into_iter()
         .map(|row| TableName { namespace: row.get(0), name: row.get(1) })
-        .filter(|table| matchers.iter().any(|m| m.is_match(table.to_string())))
+        .filter(|table| matchers.iter().any(|m| m.is_match(table.dotted())))
         .collect();
     if tables.is_empty() {
         return Err(SlotError::NoTables { patterns: patterns.to_vec(), database: database.to_owned() });
