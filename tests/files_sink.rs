@@ -218,3 +218,74 @@ async fn postgres_15_kill_files_sink_mid_roll_loses_and_repeats_nothing() {
     );
     db.drop().await;
 }
+
+/// A clean stop with files still open (default roll settings: nothing would roll for a
+/// minute) finalises them, checkpoints, confirms the slot to that checkpoint and exits 0
+/// at once, instead of waiting for an acknowledgement that only a roll could give.
+#[tokio::test]
+async fn sigterm_with_open_files_finalises_them_and_confirms_the_slot() {
+    let db = TestDatabase::create(Server::Pg15, "files_stop").await;
+    db.client.batch_execute("CREATE TABLE items (id int PRIMARY KEY, note text)").await.expect("schema");
+    let config = write_files_config(&db, &["public.items"], &FilesConfig::default());
+    let mut wellhead = Wellhead::start(&config);
+    wellhead.wait_streaming().await;
+    let wal_lsn = || async {
+        let text: String = db.client.query_one("SELECT pg_current_wal_lsn()::text", &[]).await.expect("wal lsn").get(0);
+        support::avro_files::parse_lsn(&text)
+    };
+    let before_insert = wal_lsn().await;
+    db.client
+        .batch_execute("INSERT INTO items SELECT i, 'row ' || i FROM generate_series(1, 500) AS i")
+        .await
+        .expect("insert");
+    let written = wal_lsn().await;
+    // The walsender has sent everything, and the rows sit in an open .avro.tmp.
+    let lake = lake_dir(&db);
+    let sent_all = || async {
+        let row = db
+            .client
+            .query_opt(
+                "SELECT r.sent_lsn::text FROM pg_stat_replication r JOIN pg_replication_slots s ON s.active_pid = r.pid
+                  WHERE s.slot_name = $1",
+                &[&db.name],
+            )
+            .await
+            .expect("pg_stat_replication");
+        row.and_then(|row| row.get::<_, Option<String>>(0))
+            .is_some_and(|sent| support::avro_files::parse_lsn(&sent) >= written)
+    };
+    let started = Instant::now();
+    while !sent_all().await || temporary_files(&lake).is_empty() {
+        assert!(started.elapsed() < Duration::from_secs(30), "the rows were not sent and written within 30 s");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(record_count(&lake), 0, "nothing is final before the stop (roll_seconds is 60)");
+
+    wellhead.signal("TERM");
+    let log = wellhead.log.clone();
+    let stopping = Instant::now();
+    let code = wellhead.wait(Duration::from_secs(10));
+    let stopped_in = stopping.elapsed();
+    let log = std::fs::read_to_string(&log).unwrap_or_default();
+    assert_eq!(code, Some(0), "SIGTERM exits 0 within 10 s (took {stopped_in:?}); log:\n{log}");
+    assert!(!log.contains("did not acknowledge"), "the final batch was acknowledged; log:\n{log}");
+    assert_eq!(temporary_files(&lake), Vec::<std::path::PathBuf>::new(), "no .avro.tmp left");
+    let ids: Vec<i64> = read_files(&lake).iter().map(|record| record.after["id"].as_i64().expect("id")).collect();
+    assert_eq!(ids, (1..=500).collect::<Vec<i64>>(), "every row once, in order, in final files");
+
+    let checkpoint = read_checkpoint(&db);
+    let flush_lsn = checkpoint["restart_point"]["flush_lsn"].as_str().expect("restart_point.flush_lsn");
+    let flush_lsn = support::avro_files::parse_lsn(flush_lsn);
+    let confirmed: String = db
+        .client
+        .query_one("SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = $1", &[&db.name])
+        .await
+        .expect("slot")
+        .get(0);
+    let confirmed = support::avro_files::parse_lsn(&confirmed);
+    assert!(flush_lsn > before_insert, "the checkpoint covers the insert: {flush_lsn:X} <= {before_insert:X}");
+    assert!(confirmed >= flush_lsn, "the slot is confirmed to the final checkpoint: {confirmed:X} < {flush_lsn:X}");
+    println!("SIGTERM to exit with open files: {stopped_in:?}");
+    db.drop().await;
+}

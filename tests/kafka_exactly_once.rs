@@ -22,14 +22,14 @@
 
 mod support;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use support::kafka::{
-    AvroDecoder, TestBroker, committed_view, create_state_topics, create_writer_tables, topic, wait_until_caught_up,
-    write_kafka_config, writer_change,
+    AvroDecoder, TestBroker, assert_each_change_once, create_state_topics, create_writer_tables, read_writer_topics,
+    wait_until_caught_up, write_kafka_config,
 };
 use support::writer::{self, Change, Load, Random, write_with_load};
 use support::{Server, TestDatabase, Wellhead, free_port};
@@ -64,35 +64,6 @@ fn write_config(
         "partitions = 2",
         &format!("[pipelines.buffer]\nmax_batch_events = {events}\nmax_batch_millis = {millis}\n"),
     )
-}
-
-/// One record of the committed view, decoded.
-#[derive(Debug, Clone)]
-struct Seen {
-    change: Change,
-    partition: i32,
-    /// `(commit_lsn, place in its transaction)` of a change; `None` for a tombstone.
-    position: Option<(u64, u64)>,
-}
-
-fn read_topic(brokers: &str, db: &TestDatabase, table: &'static str, decoder: &mut AvroDecoder) -> Vec<Seen> {
-    let mut seen = Vec::new();
-    for record in committed_view(brokers, &topic(db, &format!("public.{table}"))) {
-        let key = decoder.decode(record.key.as_deref().expect("every record has a key"));
-        let id = key["id"].as_i64().expect("key id");
-        let Some(value) = &record.value else {
-            seen.push(Seen {
-                change: Change { table, op: 't', id, seq: None },
-                partition: record.partition,
-                position: None,
-            });
-            continue;
-        };
-        let (change, position) = writer_change(decoder, table, value);
-        assert_eq!(change.id, id, "key and row agree: {change:?}");
-        seen.push(Seen { change, partition: record.partition, position: Some(position) });
-    }
-    seen
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -139,47 +110,11 @@ async fn kill_nine_at_random_moments_leaves_every_change_in_kafka_exactly_once()
     let code = wellhead.wait(Duration::from_secs(60));
     let log = std::fs::read_to_string(&log).unwrap_or_default();
     assert_eq!(code, Some(0), "seed {seed}: SIGINT exits cleanly; log:\n{log}");
-    let mut seen: HashMap<&'static str, Vec<Seen>> = HashMap::new();
-    for table in writer::TABLES {
-        seen.insert(table, read_topic(&brokers, &db, table, &mut decoder));
-    }
+    let seen = read_writer_topics(&brokers, &db, &mut decoder);
     let seen_count: usize = seen.values().map(Vec::len).sum();
 
-    // Every change once: per key, the changes (and a tombstone after each delete) in commit order.
-    let mut expected_per_key: BTreeMap<(&str, i64), Vec<Change>> = BTreeMap::new();
-    for change in &expected {
-        let per_key = expected_per_key.entry((change.table, change.id)).or_default();
-        per_key.push(change.clone());
-        if change.op == 'd' {
-            per_key.push(Change { op: 't', seq: None, ..change.clone() });
-        }
-    }
-    let mut actual_per_key: BTreeMap<(&str, i64), Vec<Change>> = BTreeMap::new();
-    let mut partitions: HashMap<(&str, i64), HashSet<i32>> = HashMap::new();
-    let mut positions = HashSet::new();
-    for record in seen.values().flatten() {
-        let key = (record.change.table, record.change.id);
-        actual_per_key.entry(key).or_default().push(record.change.clone());
-        partitions.entry(key).or_default().insert(record.partition);
-        if let Some(position) = record.position {
-            assert!(positions.insert((record.change.table, position)), "seed {seed}: position {position:?} twice");
-        }
-    }
-    let missing = expected_per_key.keys().filter(|key| !actual_per_key.contains_key(*key)).count();
-    let differing: Vec<_> = expected_per_key
-        .iter()
-        .filter(|(key, changes)| actual_per_key.get(*key).is_some_and(|actual| actual != *changes))
-        .take(3)
-        .map(|(key, changes)| format!("{key:?}: expected {changes:?}, got {:?}", actual_per_key[key]))
-        .collect();
-    assert!(
-        missing == 0 && differing.is_empty() && actual_per_key.len() == expected_per_key.len(),
-        "seed {seed}: {missing} keys missing, {} keys extra; first differences:\n{}",
-        actual_per_key.len().saturating_sub(expected_per_key.len() - missing),
-        differing.join("\n")
-    );
+    let actual_per_key = assert_each_change_once(seed, &seen, &expected);
     assert_eq!(seen_count, expected_records, "seed {seed}: one record per change plus a tombstone per delete");
-    assert!(partitions.values().all(|set| set.len() == 1), "seed {seed}: each key stays in one partition");
     let used: HashSet<i32> = seen.values().flatten().map(|record| record.partition).collect();
     assert_eq!(used.len(), 2, "seed {seed}: keys spread over both partitions");
 

@@ -48,41 +48,6 @@ const CATCH_UP_TIMEOUT: Duration = Duration::from_secs(60);
 /// The output counts as stalled when it has not grown for this long.
 const STALL: Duration = Duration::from_secs(5);
 
-/// The output's changes, split into transactions where the transaction id changes.
-/// Also checks each transaction's `total_order` runs 1..n and commit LSNs never decrease.
-fn output_transactions(events: &[serde_json::Value]) -> Vec<Vec<Change>> {
-    let mut transactions: Vec<Vec<Change>> = Vec::new();
-    let mut previous: Option<(String, u64, u64)> = None;
-    for (line, event) in events.iter().enumerate() {
-        let table = event["source"]["table"].as_str().expect("source.table");
-        let table = writer::table_named(table);
-        let op = event["op"].as_str().and_then(|op| op.chars().next()).expect("op");
-        let row = if event["after"].is_null() { &event["before"] } else { &event["after"] };
-        let change = Change { table, op, id: row["id"].as_i64().expect("id"), seq: row["seq"].as_i64() };
-        let id = event["transaction"]["id"].as_str().expect("transaction.id").to_owned();
-        let order = event["transaction"]["total_order"].as_u64().expect("total_order");
-        let commit_lsn = event["source"]["commit_lsn"].as_u64().expect("commit_lsn");
-        match &previous {
-            Some((last_id, last_order, last_commit)) if *last_id == id => {
-                assert_eq!(order, last_order + 1, "line {line}: total_order continues within transaction {id}");
-                assert_eq!(commit_lsn, *last_commit, "line {line}: one commit LSN per transaction");
-                transactions.last_mut().expect("open transaction").push(change);
-            }
-            Some((_, _, last_commit)) => {
-                assert_eq!(order, 1, "line {line}: transaction {id} starts at total_order 1");
-                assert!(commit_lsn > *last_commit, "line {line}: commit LSNs increase");
-                transactions.push(vec![change]);
-            }
-            None => {
-                assert_eq!(order, 1, "line {line}: transaction {id} starts at total_order 1");
-                transactions.push(vec![change]);
-            }
-        }
-        previous = Some((id, order, commit_lsn));
-    }
-    transactions
-}
-
 /// True when the pipeline's checkpoint ends inside a transaction (its last
 /// event's commit LSN lies beyond the last complete transaction's end).
 fn checkpoint_is_mid_transaction(db: &TestDatabase) -> bool {
@@ -167,7 +132,7 @@ async fn postgres_15_kill_and_restart_mid_stream_loses_and_repeats_nothing() {
     assert_eq!(code, Some(0), "seed {seed}: SIGINT exits cleanly; log:\n{log}");
 
     let events = db.read_output();
-    let transactions = output_transactions(&events);
+    let transactions = writer::jsonl_transactions(&events);
     let actual: Vec<Change> = transactions.iter().flatten().cloned().collect();
     assert!(
         caught_up && actual == expected,

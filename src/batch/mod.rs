@@ -35,6 +35,10 @@ pub struct Batch {
     pub restart_point: Option<RestartPoint>,
     /// Facts for the checkpoint besides changes (rare: origin, table states).
     pub updates: Vec<CheckpointUpdate>,
+    /// The source stops after this batch: the sink makes everything durable now (a files
+    /// sink finalises its open files) and acknowledges, so that the source can confirm
+    /// the final checkpoint to the server before it disconnects.
+    pub stopping: bool,
     _memory: OwnedSemaphorePermit,
 }
 
@@ -92,7 +96,13 @@ impl BatchSender {
 
 impl QueueSlot {
     /// Queues the batch at once.
-    pub fn send(self, events: Vec<ChangeEvent>, restart_point: Option<RestartPoint>, updates: Vec<CheckpointUpdate>) {
-        self.slot.send(Batch { events, restart_point, updates, _memory: self.memory });
+    pub fn send(
+        self,
+        events: Vec<ChangeEvent>,
+        restart_point: Option<RestartPoint>,
+        updates: Vec<CheckpointUpdate>,
+        stopping: bool,
+    ) {
+        self.slot.send(Batch { events, restart_point, updates, stopping, _memory: self.memory });
     }
 }

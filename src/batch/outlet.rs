@@ -31,6 +31,8 @@ pub struct Outlet {
     /// The restart point of the last batch queued, or of the checkpoint resumed from.
     queued_restart_point: Option<RestartPoint>,
     resends_dropped: u64,
+    /// The next flush is the run's last batch.
+    stopping: bool,
 }
 
 impl Outlet {
@@ -47,6 +49,7 @@ impl Outlet {
             accepted: last_written,
             queued_restart_point: restart_point,
             resends_dropped: 0,
+            stopping: false,
         }
     }
 
@@ -108,6 +111,11 @@ impl Outlet {
         self.queued_restart_point.as_ref()
     }
 
+    /// The last change accepted (collected, queued or durable).
+    pub fn accepted(&self) -> Option<&Position> {
+        self.accepted.as_ref()
+    }
+
     /// Changes dropped as resends so far.
     pub fn resends_dropped(&self) -> u64 {
         self.resends_dropped
@@ -119,18 +127,28 @@ impl Outlet {
     /// waiting because its connection failed), the batch stays collected and is
     /// queued by the next flush; nothing is lost or repeated.
     pub async fn flush(&mut self) -> Result<(), SinkGone> {
-        if self.builder.is_empty() {
+        if self.builder.is_empty() && !self.stopping {
             return Ok(());
         }
         let slot = self.sender.reserve(self.builder.bytes()).await?;
         // No await from here on: the batch is taken and queued in one step.
-        if let Some(batch) = self.builder.take() {
-            if let Some(point) = &batch.restart_point {
-                self.queued_restart_point = Some(point.clone());
+        let stopping = std::mem::take(&mut self.stopping);
+        match self.builder.take() {
+            Some(batch) => {
+                if let Some(point) = &batch.restart_point {
+                    self.queued_restart_point = Some(point.clone());
+                }
+                slot.send(batch.events, batch.restart_point, batch.updates, stopping);
             }
-            slot.send(batch.events, batch.restart_point, batch.updates);
+            None => slot.send(Vec::new(), None, Vec::new(), stopping),
         }
         Ok(())
+    }
+
+    /// Makes the next flush the last batch of this run, sent even when empty: the sink
+    /// then finalises its output and acknowledges it (see `Batch::stopping`).
+    pub fn stop_after_next_flush(&mut self) {
+        self.stopping = true;
     }
 }
 

@@ -216,6 +216,15 @@ pub struct PostgresSourceConfig {
     /// a transaction larger than this is streamed to Wellhead before it commits (and
     /// spilled to Wellhead's disk) instead of spilled on the server. Default: the server's.
     pub logical_decoding_work_mem: Option<String>,
+    /// Seconds without a byte from the server after which the replication connection
+    /// counts as dead and is opened again (as PostgreSQL's `wal_receiver_timeout`); a
+    /// status update asking for a reply goes out at half of it. 0: never.
+    #[serde(default = "default_receive_timeout_seconds")]
+    pub receive_timeout_seconds: u64,
+}
+
+fn default_receive_timeout_seconds() -> u64 {
+    60
 }
 
 /// MySQL/MariaDB source settings (accepted so that configs parse; not yet runnable).

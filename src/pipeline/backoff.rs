@@ -4,7 +4,7 @@
 //!
 //! 250 ms doubling per failure up to [`MAX_DELAY`], minus up to a quarter at
 //! random (instances restarted together do not stampede a server); a run that
-//! lasted [`HEALTHY_RUN`] starts the count again.
+//! lasted [`HEALTHY_RUN`], or one that made progress, starts the count again.
 
 use std::time::{Duration, Instant};
 
@@ -26,6 +26,13 @@ impl Backoff {
     pub fn failed(&mut self, started: Instant) -> Duration {
         self.failures = if started.elapsed() >= HEALTHY_RUN { 1 } else { self.failures.saturating_add(1) };
         delay_after(self.failures)
+    }
+
+    /// The run made progress before it failed (a source handed over changes its last
+    /// run had not): the next failure waits the first delay again, since the server
+    /// was not refusing but working. Repeated failures at one place still back off.
+    pub fn progressed(&mut self) {
+        self.failures = 0;
     }
 
     /// Failures counted so far.
@@ -56,5 +63,8 @@ mod tests {
         let long_ago = Instant::now().checked_sub(HEALTHY_RUN).expect("clock");
         backoff.failed(long_ago);
         assert_eq!(backoff.failures(), 1);
+        backoff.failed(Instant::now());
+        backoff.progressed();
+        assert!(backoff.failed(Instant::now()) <= FIRST_DELAY);
     }
 }

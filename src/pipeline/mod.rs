@@ -146,11 +146,15 @@ async fn stream_with_reconnects(
     let mut backoff = Backoff::default();
     loop {
         let started = Instant::now();
+        let accepted_before = outlet.accepted().cloned();
         let error = match source.stream(outlet, &mut acks, &mut shutdown).await.map_err(Failure::from) {
             Ok(()) => return Ok(()),
             Err(Failure::Transient(Transient(error))) if !*shutdown.borrow() => error,
             Err(failure) => return Err(failure),
         };
+        if outlet.accepted() != accepted_before.as_ref() {
+            backoff.progressed();
+        }
         let delay = backoff.failed(started);
         tracing::warn!(%pipeline, %error, retry_in_ms = delay.as_millis() as u64, "Source interrupted; reconnecting.");
         metrics.reconnects.get_or_create(&PipelineLabel { pipeline: pipeline.to_owned() }).inc();

@@ -339,7 +339,17 @@ pub fn drain(
             }
             advanced |= !batch.events.is_empty() || batch.restart_point.is_some() || !batch.updates.is_empty();
         }
-        if advanced && let Some(saved) = sink.commit(&covered)? {
+        // The source's last batch: finalise everything now, so that its acknowledgement reaches
+        // the source (and the server) before it disconnects.
+        let stopping = round.iter().any(|batch| batch.stopping);
+        let saved = if stopping {
+            sink.close(&covered)?
+        } else if advanced {
+            sink.commit(&covered)?
+        } else {
+            None
+        };
+        if let Some(saved) = saved {
             acks.send_replace(saved.restart_point);
             metrics.checkpoints.get_or_create(&pipeline_label).inc();
             for (operation, count) in op_counts.drain() {

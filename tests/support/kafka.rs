@@ -15,7 +15,9 @@
 //! kafka-python, independently of Wellhead's own reader
 //! (`wellhead::kafka::committed_log`, which reads the checkpoint).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use super::writer::Change;
 use std::path::PathBuf;
 
 use super::TestDatabase;
@@ -121,11 +123,7 @@ pub async fn create_writer_tables(db: &TestDatabase) -> Vec<&'static str> {
 
 /// A writer's change as a Kafka record of `table`'s topic shows it, with its position
 /// `(commit_lsn, place in its transaction)`. Deletes carry no `seq` (the old row holds only the key).
-pub fn writer_change(
-    decoder: &mut AvroDecoder,
-    table: &'static str,
-    value: &[u8],
-) -> (super::writer::Change, (u64, u64)) {
+pub fn writer_change(decoder: &mut AvroDecoder, table: &'static str, value: &[u8]) -> (Change, (u64, u64)) {
     let value = decoder.decode(value);
     let op = value["op"].as_str().and_then(|op| op.chars().next()).expect("op");
     let row = if value["after"].is_null() { &value["before"] } else { &value["after"] };
@@ -134,7 +132,7 @@ pub fn writer_change(
     let source = &value["source"];
     let place = value["transaction"]["total_order"].as_u64().expect("transaction.total_order");
     let position = (source["commit_lsn"].as_u64().expect("commit_lsn"), place);
-    (super::writer::Change { table, op, id, seq }, position)
+    (Change { table, op, id, seq }, position)
 }
 
 /// One committed record of a topic.
@@ -309,4 +307,87 @@ impl Drop for TestBroker {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// One record of the committed view, decoded.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub change: Change,
+    pub partition: i32,
+    /// `(commit_lsn, place in its transaction)` of a change; `None` for a tombstone.
+    pub position: Option<(u64, u64)>,
+}
+
+fn read_topic(brokers: &str, db: &TestDatabase, table: &'static str, decoder: &mut AvroDecoder) -> Vec<Seen> {
+    let mut seen = Vec::new();
+    for record in committed_view(brokers, &topic(db, &format!("public.{table}"))) {
+        let key = decoder.decode(record.key.as_deref().expect("every record has a key"));
+        let id = key["id"].as_i64().expect("key id");
+        let Some(value) = &record.value else {
+            seen.push(Seen {
+                change: Change { table, op: 't', id, seq: None },
+                partition: record.partition,
+                position: None,
+            });
+            continue;
+        };
+        let (change, position) = writer_change(decoder, table, value);
+        assert_eq!(change.id, id, "key and row agree: {change:?}");
+        seen.push(Seen { change, partition: record.partition, position: Some(position) });
+    }
+    seen
+}
+
+/// The committed records of the writer's tables ([`super::writer::TABLES`]), decoded.
+pub fn read_writer_topics(
+    brokers: &str,
+    db: &TestDatabase,
+    decoder: &mut AvroDecoder,
+) -> HashMap<&'static str, Vec<Seen>> {
+    super::writer::TABLES.iter().map(|table| (*table, read_topic(brokers, db, table, decoder))).collect()
+}
+
+/// Asserts that the topics hold every change of `expected` (the writer's log) once: per
+/// key, its changes (a tombstone after each delete) in commit order, no source position
+/// twice, each key in one partition. Returns the changes per key.
+pub fn assert_each_change_once(
+    seed: u64,
+    seen: &HashMap<&'static str, Vec<Seen>>,
+    expected: &[Change],
+) -> BTreeMap<(&'static str, i64), Vec<Change>> {
+    // Every change once: per key, the changes (and a tombstone after each delete) in commit order.
+    let mut expected_per_key: BTreeMap<(&str, i64), Vec<Change>> = BTreeMap::new();
+    for change in expected {
+        let per_key = expected_per_key.entry((change.table, change.id)).or_default();
+        per_key.push(change.clone());
+        if change.op == 'd' {
+            per_key.push(Change { op: 't', seq: None, ..change.clone() });
+        }
+    }
+    let mut actual_per_key: BTreeMap<(&str, i64), Vec<Change>> = BTreeMap::new();
+    let mut partitions: HashMap<(&str, i64), HashSet<i32>> = HashMap::new();
+    let mut positions = HashSet::new();
+    for record in seen.values().flatten() {
+        let key = (record.change.table, record.change.id);
+        actual_per_key.entry(key).or_default().push(record.change.clone());
+        partitions.entry(key).or_default().insert(record.partition);
+        if let Some(position) = record.position {
+            assert!(positions.insert((record.change.table, position)), "seed {seed}: position {position:?} twice");
+        }
+    }
+    let missing = expected_per_key.keys().filter(|key| !actual_per_key.contains_key(*key)).count();
+    let differing: Vec<_> = expected_per_key
+        .iter()
+        .filter(|(key, changes)| actual_per_key.get(*key).is_some_and(|actual| actual != *changes))
+        .take(3)
+        .map(|(key, changes)| format!("{key:?}: expected {changes:?}, got {:?}", actual_per_key[key]))
+        .collect();
+    assert!(
+        missing == 0 && differing.is_empty() && actual_per_key.len() == expected_per_key.len(),
+        "seed {seed}: {missing} keys missing, {} keys extra; first differences:\n{}",
+        actual_per_key.len().saturating_sub(expected_per_key.len() - missing),
+        differing.join("\n")
+    );
+    assert!(partitions.values().all(|set| set.len() == 1), "seed {seed}: each key stays in one partition");
+    actual_per_key
 }

@@ -10,6 +10,7 @@
 pub mod avro_files;
 pub mod kafka;
 pub mod own_postgres;
+pub mod proxy;
 pub mod writer;
 
 use std::path::{Path, PathBuf};

@@ -210,3 +210,38 @@ pub fn describe_difference(expected: &[Change], actual: &[Change]) -> String {
         around(actual)
     )
 }
+
+/// The JSON output's changes (jsonl, stdout), split into transactions where the transaction id changes.
+/// Also checks each transaction's `total_order` runs 1..n and commit LSNs never decrease.
+pub fn jsonl_transactions(events: &[serde_json::Value]) -> Vec<Vec<Change>> {
+    let mut transactions: Vec<Vec<Change>> = Vec::new();
+    let mut previous: Option<(String, u64, u64)> = None;
+    for (line, event) in events.iter().enumerate() {
+        let table = event["source"]["table"].as_str().expect("source.table");
+        let table = table_named(table);
+        let op = event["op"].as_str().and_then(|op| op.chars().next()).expect("op");
+        let row = if event["after"].is_null() { &event["before"] } else { &event["after"] };
+        let change = Change { table, op, id: row["id"].as_i64().expect("id"), seq: row["seq"].as_i64() };
+        let id = event["transaction"]["id"].as_str().expect("transaction.id").to_owned();
+        let order = event["transaction"]["total_order"].as_u64().expect("total_order");
+        let commit_lsn = event["source"]["commit_lsn"].as_u64().expect("commit_lsn");
+        match &previous {
+            Some((last_id, last_order, last_commit)) if *last_id == id => {
+                assert_eq!(order, last_order + 1, "line {line}: total_order continues within transaction {id}");
+                assert_eq!(commit_lsn, *last_commit, "line {line}: one commit LSN per transaction");
+                transactions.last_mut().expect("open transaction").push(change);
+            }
+            Some((_, _, last_commit)) => {
+                assert_eq!(order, 1, "line {line}: transaction {id} starts at total_order 1");
+                assert!(commit_lsn > *last_commit, "line {line}: commit LSNs increase");
+                transactions.push(vec![change]);
+            }
+            None => {
+                assert_eq!(order, 1, "line {line}: transaction {id} starts at total_order 1");
+                transactions.push(vec![change]);
+            }
+        }
+        previous = Some((id, order, commit_lsn));
+    }
+    transactions
+}

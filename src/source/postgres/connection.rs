@@ -29,7 +29,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 
-use super::params::{APPLICATION_NAME, ConnectionParams};
+use super::params::{APPLICATION_NAME, ConnectionParams, KEEPALIVE_IDLE, KEEPALIVE_INTERVAL, KEEPALIVE_RETRIES};
 use super::tls::SslMode;
 use crate::failure::{Classify, ErrorClass};
 
@@ -161,6 +161,8 @@ pub struct ReplicationConnection {
     decode_context: DecodeContext,
     /// Server parameters reported at startup (server_version, ...).
     parameters: BTreeMap<String, String>,
+    /// The server process serving this connection (its walsender), from BackendKeyData.
+    backend_pid: Option<i32>,
 }
 
 impl fmt::Debug for ReplicationConnection {
@@ -177,6 +179,11 @@ impl ReplicationConnection {
             .await
             .map_err(|source| ReplicationConnectionError::Connect { address: address.clone(), source })?;
         tcp.set_nodelay(true)?;
+        let keepalive = socket2::TcpKeepalive::new()
+            .with_time(KEEPALIVE_IDLE)
+            .with_interval(KEEPALIVE_INTERVAL)
+            .with_retries(KEEPALIVE_RETRIES);
+        socket2::SockRef::from(&tcp).set_tcp_keepalive(&keepalive)?;
         let transport = negotiate_tls(tcp, params).await?;
         let mut connection = ReplicationConnection {
             transport,
@@ -184,9 +191,15 @@ impl ReplicationConnection {
             write_buffer: BytesMut::with_capacity(8 * 1024),
             decode_context: DecodeContext::default(),
             parameters: BTreeMap::new(),
+            backend_pid: None,
         };
         connection.start_up(params).await?;
         Ok(connection)
+    }
+
+    /// The process id of the server process serving this connection.
+    pub fn backend_pid(&self) -> Option<i32> {
+        self.backend_pid
     }
 
     /// A server parameter reported at startup, e.g. `server_version`.
@@ -277,7 +290,8 @@ impl ReplicationConnection {
                 PgWireBackendMessage::ParameterStatus(status) => {
                     self.parameters.insert(status.name, status.value);
                 }
-                PgWireBackendMessage::BackendKeyData(_) | PgWireBackendMessage::NoticeResponse(_) => {}
+                PgWireBackendMessage::BackendKeyData(key) => self.backend_pid = Some(key.pid),
+                PgWireBackendMessage::NoticeResponse(_) => {}
                 PgWireBackendMessage::ReadyForQuery(_) => return Ok(()),
                 PgWireBackendMessage::ErrorResponse(error) => {
                     let error = ServerError::from(error);

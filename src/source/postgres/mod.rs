@@ -42,7 +42,8 @@ use self::params::{ConnectionParams, ParamsError};
 use self::prerequisites::{Severity, check_prerequisites};
 use self::relations::RelationMap;
 use self::slot::{
-    SlotError, check_slot_usable, create_slot, ensure_publication, find_slot, quote_identifier, resolve_tables,
+    SlotError, check_slot_usable, create_slot, end_stale_walsender, ensure_publication, find_slot, quote_identifier,
+    resolve_tables,
 };
 use self::spill::{SpillError, SpillStore};
 use self::stream::{Session, acknowledged_flush_lsn};
@@ -81,6 +82,10 @@ pub enum SourceError {
     Prerequisites(String),
     #[error("the server ended the replication stream")]
     StreamEnded,
+    #[error(
+        "nothing arrived from the server for {seconds} s (source.receive_timeout_seconds), not even a reply to a status update: the connection counts as lost"
+    )]
+    ReceiveTimeout { seconds: u64 },
     #[error("the sink stopped")]
     SinkStopped,
     #[error("{0} is not built yet")]
@@ -96,7 +101,7 @@ impl Classify for SourceError {
             SourceError::Slot(SlotError::Sql { class, .. })
             | SourceError::Catalog(CatalogError::Query { class, .. })
             | SourceError::SqlConnect { class, .. } => *class,
-            SourceError::StreamEnded => ErrorClass::Transient,
+            SourceError::StreamEnded | SourceError::ReceiveTimeout { .. } => ErrorClass::Transient,
             SourceError::Params(_)
             | SourceError::Slot(_)
             | SourceError::Identity(_)
@@ -141,6 +146,8 @@ pub struct PostgresSource {
     started_before: bool,
     /// Tables the checkpoint already records as streaming.
     streaming_tables: BTreeSet<TableName>,
+    /// The server process of this source's last replication connection.
+    previous_walsender: Option<i32>,
 }
 
 impl PostgresSource {
@@ -167,6 +174,7 @@ impl PostgresSource {
                 .filter(|progress| progress.state == TableState::Streaming)
                 .map(|progress| progress.table.clone())
                 .collect(),
+            previous_walsender: None,
         }
     }
 
@@ -240,6 +248,11 @@ impl PostgresSource {
             reason: sql::describe_sql_error(&error),
             class: sql::sql_error_class(&error),
         })?;
+        if let Some(pid) = self.previous_walsender.take()
+            && end_stale_walsender(&client, &self.config.slot, pid).await?
+        {
+            tracing::info!(pipeline = %self.pipeline, slot = %self.config.slot, pid, "Ended this pipeline's previous walsender, which still held the slot after its connection was lost.");
+        }
         let problems: Vec<String> = check_prerequisites(&client, &self.config, &params.database)
             .await
             .into_iter()
@@ -258,6 +271,7 @@ impl PostgresSource {
         ensure_publication(&client, &self.config.publication, &tables).await?;
 
         let mut connection = ReplicationConnection::connect(params).await?;
+        self.previous_walsender = connection.backend_pid();
         let server_version_num: u32 = client
             .query_one("SELECT current_setting('server_version_num')::int", &[])
             .await
@@ -309,6 +323,7 @@ impl PostgresSource {
             server_lsn: server.wal_end,
             metrics: self.metrics.clone(),
             pipeline_label: PipelineLabel { pipeline: self.pipeline.clone() },
+            receive_timeout: params.receive_timeout,
         };
         session.run().await.map(|_ended| ())
     }

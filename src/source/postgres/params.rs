@@ -8,6 +8,13 @@ use super::tls::{TlsSettings, TlsSetupError};
 
 /// Default PostgreSQL port.
 pub const DEFAULT_PORT: u16 = 5432;
+/// TCP keepalive of every connection to the server: a peer that vanished without closing
+/// (a host powered off, a NAT entry dropped) is noticed after about a minute of silence
+/// instead of the system's two hours.
+pub const KEEPALIVE_IDLE: std::time::Duration = std::time::Duration::from_secs(30);
+pub const KEEPALIVE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(10);
+pub const KEEPALIVE_RETRIES: u32 = 3;
+
 /// `application_name` Wellhead's connections announce (visible in pg_stat_activity).
 pub const APPLICATION_NAME: &str = "wellhead";
 
@@ -24,6 +31,8 @@ pub struct ConnectionParams {
     pub display_url: String,
     /// `logical_decoding_work_mem` for the replication session, when configured.
     pub logical_decoding_work_mem: Option<String>,
+    /// Silence from the server after which the replication connection counts as dead.
+    pub receive_timeout: Option<std::time::Duration>,
 }
 
 /// Why the source's connection settings are unusable.
@@ -42,6 +51,8 @@ impl ConnectionParams {
     pub fn from_config(config: &PostgresSourceConfig) -> Result<ConnectionParams, ParamsError> {
         let mut params = Self::from_url(&config.url, config.resolve_password()?)?;
         params.logical_decoding_work_mem = config.logical_decoding_work_mem.clone();
+        params.receive_timeout =
+            Some(std::time::Duration::from_secs(config.receive_timeout_seconds)).filter(|timeout| !timeout.is_zero());
         Ok(params)
     }
 
@@ -76,6 +87,7 @@ impl ConnectionParams {
             tls,
             display_url,
             logical_decoding_work_mem: None,
+            receive_timeout: None,
         })
     }
 

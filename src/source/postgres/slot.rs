@@ -84,6 +84,35 @@ pub async fn resolve_tables(client: &Client, patterns: &[String], database: &str
     Ok(tables)
 }
 
+/// Ends this source's own previous walsender (`pid`) when the server still holds `slot` for
+/// it, and waits (up to 5 s) for the slot to be free; returns whether it did. After a
+/// connection is lost without closing (a receive timeout), the server keeps that process,
+/// and the slot with it, until its `wal_sender_timeout`: a new START_REPLICATION would be
+/// refused as "active for PID" until then. Only that exact process is ended.
+pub async fn end_stale_walsender(client: &Client, slot: &str, pid: i32) -> Result<bool, SlotError> {
+    let holder = || async {
+        client
+            .query_opt("SELECT active_pid FROM pg_replication_slots WHERE slot_name = $1", &[&slot])
+            .await
+            .map(|row| row.and_then(|row| row.get::<_, Option<i32>>(0)))
+            .map_err(sql_error("looking up who holds the slot"))
+    };
+    if holder().await? != Some(pid) {
+        return Ok(false);
+    }
+    client
+        .query_one("SELECT pg_terminate_backend($1)", &[&pid])
+        .await
+        .map_err(sql_error(format!("ending the previous walsender (pid {pid})")))?;
+    for _ in 0..50 {
+        if holder().await? != Some(pid) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    Ok(true)
+}
+
 /// Quotes an identifier for SQL.
 pub fn quote_identifier(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))

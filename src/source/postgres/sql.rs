@@ -4,7 +4,7 @@
 use tokio_postgres::Client;
 use tokio_postgres::error::SqlState;
 
-use super::params::{APPLICATION_NAME, ConnectionParams};
+use super::params::{APPLICATION_NAME, ConnectionParams, KEEPALIVE_IDLE, KEEPALIVE_INTERVAL, KEEPALIVE_RETRIES};
 use super::tls::SslMode;
 use crate::failure::ErrorClass;
 
@@ -47,7 +47,11 @@ pub async fn connect_sql(params: &ConnectionParams) -> Result<Client, tokio_post
         .user(&params.user)
         .dbname(&params.database)
         .application_name(APPLICATION_NAME)
-        .options(super::connection::SESSION_OPTIONS);
+        .options(super::connection::SESSION_OPTIONS)
+        .keepalives(true)
+        .keepalives_idle(KEEPALIVE_IDLE)
+        .keepalives_interval(KEEPALIVE_INTERVAL)
+        .keepalives_retries(KEEPALIVE_RETRIES);
     if let Some(password) = &params.password {
         config.password(password.expose());
     }

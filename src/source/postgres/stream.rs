@@ -119,6 +119,8 @@ pub struct Session<'a> {
     pub server_lsn: Lsn,
     pub metrics: Metrics,
     pub pipeline_label: PipelineLabel,
+    /// Silence from the server after which the connection counts as lost (`None`: never).
+    pub receive_timeout: Option<Duration>,
 }
 
 enum Wake {
@@ -134,7 +136,7 @@ enum Wake {
 impl Session<'_> {
     /// Reads the stream until shutdown or error.
     pub async fn run(mut self) -> Result<SessionEnd, SourceError> {
-        let mut state = StreamState::default();
+        let mut state = StreamState { last_heard: Some(Instant::now()), ..StreamState::default() };
         let mut status_timer = tokio::time::interval(STATUS_INTERVAL);
         status_timer.set_missed_tick_behavior(MissedTickBehavior::Delay);
         loop {
@@ -159,7 +161,10 @@ impl Session<'_> {
             };
             match wake {
                 Wake::Frame(None) => return Err(SourceError::StreamEnded),
-                Wake::Frame(Some(frame)) => self.handle_frame(frame, &mut state).await?,
+                Wake::Frame(Some(frame)) => {
+                    state.heard_now();
+                    self.handle_frame(frame, &mut state).await?;
+                }
                 Wake::Idle | Wake::Deadline => self.flush_batch(&mut state).await?,
                 // Confirm what became durable promptly (at most every ACK_STATUS_INTERVAL), so
                 // that the server may recycle WAL and lag metrics stay true.
@@ -173,13 +178,32 @@ impl Session<'_> {
                         self.send_status(&mut state, false).await?;
                     }
                 }
-                Wake::Status => self.send_status(&mut state, false).await?,
+                Wake::Status => {
+                    let ping = self.check_receive_timeout(&mut state)?;
+                    self.send_status(&mut state, ping).await?;
+                }
                 Wake::Shutdown => return self.finish(&mut state).await,
             }
         }
     }
 
+    /// Whether the server has been silent too long: an error past the receive timeout (the
+    /// connection is lost without having closed: a cut cable, a dropped NAT entry, a frozen
+    /// server), `true` past half of it (the next status update asks the server to reply, as
+    /// PostgreSQL's own walreceiver does), else `false`.
+    fn check_receive_timeout(&self, state: &mut StreamState) -> Result<bool, SourceError> {
+        let (Some(timeout), Some(last_heard)) = (self.receive_timeout, state.last_heard) else { return Ok(false) };
+        let silent = last_heard.elapsed();
+        if silent >= timeout {
+            return Err(SourceError::ReceiveTimeout { seconds: timeout.as_secs() });
+        }
+        let ping = silent >= timeout / 2 && !state.pinged;
+        state.pinged |= ping;
+        Ok(ping)
+    }
+
     async fn finish(&mut self, state: &mut StreamState) -> Result<SessionEnd, SourceError> {
+        self.outlet.stop_after_next_flush();
         self.flush_batch(state).await?;
         let waited = tokio::time::timeout(FINAL_ACK_TIMEOUT, async {
             let queued = self.outlet.queued_restart_point().cloned();
@@ -247,7 +271,17 @@ impl Session<'_> {
                 state.transaction = Some(OpenTransaction::new(begin.xid, begin.final_lsn, begin.commit_time));
             }
             PgOutputMessage::Commit(commit) => self.end_transaction(commit.end_lsn, state).await?,
-            PgOutputMessage::Relation(relation) => self.relations.apply(&relation, self.catalog, self.client).await?,
+            PgOutputMessage::Relation(relation) => {
+                // Catalog queries go over the SQL connection, which a network fault can leave
+                // silent too: they get the receive timeout as well.
+                let apply = self.relations.apply(&relation, self.catalog, self.client);
+                match self.receive_timeout {
+                    Some(timeout) => tokio::time::timeout(timeout, apply)
+                        .await
+                        .map_err(|_| SourceError::ReceiveTimeout { seconds: timeout.as_secs() })??,
+                    None => apply.await?,
+                }
+            }
             PgOutputMessage::Type(type_message) => self.catalog.invalidate(type_message.type_oid),
             PgOutputMessage::Insert(insert) => {
                 let schema = self.schema(insert.relation_oid)?;
@@ -385,14 +419,22 @@ impl Session<'_> {
     /// status update fails meanwhile, the flush is abandoned with the batch still in the
     /// outlet (its flush is cancel-safe), and the reconnected session queues it.
     async fn flush_batch(&mut self, state: &mut StreamState) -> Result<(), SourceError> {
+        let mut waited = false;
         loop {
             // Biased, and a sleep rather than an interval: when the queue has room (the usual
             // case, once per batch) the flush completes at its first poll and no timer is set.
             tokio::select! {
                 biased;
-                flushed = self.outlet.flush() => return flushed.map_err(|_| SourceError::SinkStopped),
+                flushed = self.outlet.flush() => {
+                    if waited {
+                        // Nothing was read while the sink was behind: that silence was ours.
+                        state.heard_now();
+                    }
+                    return flushed.map_err(|_| SourceError::SinkStopped);
+                }
                 () = tokio::time::sleep(STATUS_INTERVAL) => {}
             }
+            waited = true;
             self.send_status(state, false).await?;
         }
     }
@@ -424,6 +466,17 @@ struct StreamState {
     received: Lsn,
     /// When the last status update went out.
     last_status: Option<Instant>,
+    /// When the server was last heard (a frame read), or reading resumed after a wait on the sink.
+    last_heard: Option<Instant>,
+    /// A status update asking for a reply went out since then.
+    pinged: bool,
+}
+
+impl StreamState {
+    fn heard_now(&mut self) {
+        self.last_heard = Some(Instant::now());
+        self.pinged = false;
+    }
 }
 
 /// The (sub)transaction id of a message that belongs to a streamed transaction's content.
