@@ -8,21 +8,22 @@
 //!                                           ├─ SIGTERM, 30 s away ─┤ started again
 //! ```
 //!
+//! A second run stays away longer than the (shortened) transaction timeout.
+//!
 //! The broker is the test's own, so stopping it does not disturb the other
 //! Kafka tests running at the same time.
 
 mod support;
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use support::kafka::{
-    AvroDecoder, TestBroker, committed_view, create_state_topics, create_writer_tables, topic, wait_until_caught_up,
-    write_kafka_config, writer_change,
+    AvroDecoder, TestBroker, assert_each_change_once, create_state_topics, create_writer_tables, read_writer_topics,
+    wait_until_caught_up, write_kafka_config,
 };
-use support::writer::{self, Change, Load, write_with_load};
+use support::writer::{Change, Load, write_with_load};
 use support::{Server, TestDatabase, Wellhead, free_port, wait_for};
 
 const OUTAGE: Duration = Duration::from_secs(30);
@@ -30,13 +31,40 @@ const LOAD: Load = Load { bulk_every: 10, bulk_rows: 50, max_changes_per_second:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broker_away_for_30_seconds_loses_and_repeats_nothing() {
-    let db = TestDatabase::create(Server::Pg15, "kafka_outage").await;
+    let log = broker_outage_loses_and_repeats_nothing("kafka_outage", OUTAGE, "").await;
+    assert!(
+        log.contains("retrying") || log.contains("starting again from its last committed checkpoint"),
+        "the outage shows in the log as retries:\n{log}"
+    );
+}
+
+/// Longer than the transaction timeout (shortened to 10 s): the open transaction cannot
+/// commit any more; the pipeline starts again from its committed checkpoint, never
+/// stopping as if another instance had fenced it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broker_away_longer_than_the_transaction_timeout_loses_and_repeats_nothing() {
+    let sink = "properties = { \"transaction.timeout.ms\" = \"10000\" }";
+    let log = broker_outage_loses_and_repeats_nothing("kafka_txn_timeout", Duration::from_secs(25), sink).await;
+    assert!(
+        log.contains("starting again from its last committed checkpoint"),
+        "the timed-out transaction restarted the pipeline:\n{log}"
+    );
+    assert!(!log.contains("Kafka fenced"), "a timed-out transaction is not taken for fencing:\n{log}");
+    for line in log.lines().filter(|line| line.contains("WARN") && !line.contains("librdkafka")) {
+        println!("{line}");
+    }
+}
+
+/// Stops the test's broker for `outage` under a live writer, starts it again, and checks
+/// that every change is in Kafka once; returns Wellhead's log.
+async fn broker_outage_loses_and_repeats_nothing(label: &str, outage: Duration, sink: &str) -> String {
+    let db = TestDatabase::create(Server::Pg15, label).await;
     let tables = create_writer_tables(&db).await;
     let mut broker = TestBroker::start(&db.dir.join("broker"));
     let brokers = broker.brokers();
     create_state_topics(&db, &brokers).await;
     let http = format!("127.0.0.1:{}", free_port());
-    let config = write_kafka_config(&db, &tables, &brokers, &http, "", "");
+    let config = write_kafka_config(&db, &tables, &brokers, &http, sink, "");
     let mut wellhead = Wellhead::start(&config);
     wellhead.wait_streaming().await;
     let stop = Arc::new(AtomicBool::new(false));
@@ -46,7 +74,7 @@ async fn a_broker_away_for_30_seconds_loses_and_repeats_nothing() {
 
     broker.stop();
     let during_outage = written.load(Ordering::SeqCst);
-    tokio::time::sleep(OUTAGE).await;
+    tokio::time::sleep(outage).await;
     if let Some(status) = wellhead.child.try_wait().expect("try_wait") {
         panic!("wellhead exited during the outage ({status}); log:\n{}", wellhead.log_text());
     }
@@ -58,32 +86,13 @@ async fn a_broker_away_for_30_seconds_loses_and_repeats_nothing() {
     stop.store(true, Ordering::SeqCst);
     let committed = writer.await.expect("writer");
     let expected: Vec<Change> = committed.iter().flatten().cloned().collect();
-    let expected_records = expected.len() + expected.iter().filter(|change| change.op == 'd').count();
     wait_until_caught_up(&db, &brokers, Duration::from_secs(180)).await;
-
     let mut decoder = AvroDecoder::new(&http);
-    let mut actual_per_key: BTreeMap<(&str, i64), Vec<Change>> = BTreeMap::new();
-    let mut total = 0;
-    for table in writer::TABLES {
-        for record in committed_view(&brokers, &topic(&db, &format!("public.{table}"))) {
-            total += 1;
-            let Some(value) = &record.value else { continue };
-            let (change, _) = writer_change(&mut decoder, table, value);
-            actual_per_key.entry((table, change.id)).or_default().push(change);
-        }
-    }
+    decoder.preload();
+    let seen = read_writer_topics(&brokers, &db, &mut decoder);
+    assert_each_change_once(0, &seen, &expected);
     let log = wellhead.log_text();
-    wellhead.signal("TERM");
-    assert_eq!(wellhead.wait(Duration::from_secs(30)), Some(0), "wellhead stops cleanly after the outage");
-    let mut expected_per_key: BTreeMap<(&str, i64), Vec<Change>> = BTreeMap::new();
-    for change in &expected {
-        expected_per_key.entry((change.table, change.id)).or_default().push(change.clone());
-    }
-    assert_eq!(total, expected_records, "one record per change plus a tombstone per delete");
-    assert!(actual_per_key == expected_per_key, "every change once, per key in commit order");
-    assert!(
-        log.contains("retrying") || log.contains("starting again from its last committed checkpoint"),
-        "the outage shows in the log as retries:\n{log}"
-    );
+    wellhead.end(true, "after the outage");
     db.drop().await;
+    log
 }

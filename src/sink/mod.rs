@@ -73,8 +73,7 @@ pub enum SinkError {
     KafkaFatal { what: String, reason: String },
     #[error(
         "Kafka fenced this instance of pipeline {pipeline} ({reason}): another instance with the same \
-         transactional.id started, or the broker aborted a transaction that stayed open longer than \
-         transaction.timeout.ms. This instance stops and acknowledges nothing more; run one instance per pipeline"
+         transactional.id started. This instance stops and acknowledges nothing more; run one instance per pipeline"
     )]
     KafkaFenced { pipeline: String, reason: String },
 }

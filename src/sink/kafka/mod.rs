@@ -90,6 +90,11 @@ pub struct KafkaSink {
     /// What the last commit covered.
     committed: Checkpoint,
     transaction_open: bool,
+    /// When the transaction not yet committed began (kept through an abort, for
+    /// [`reclassify_fencing`]).
+    transaction_began: Option<std::time::Instant>,
+    /// The producer's `transaction.timeout.ms`.
+    transaction_timeout: Duration,
     key: Vec<u8>,
     value: Vec<u8>,
 }
@@ -140,6 +145,7 @@ impl KafkaSink {
             }
         }
         let checkpoint = checkpoint.unwrap_or_default();
+        let transaction_timeout = producer::transaction_timeout(&settings.config);
         let sink = KafkaSink {
             settings,
             registry,
@@ -150,6 +156,8 @@ impl KafkaSink {
             tables: HashMap::new(),
             committed: checkpoint.clone(),
             transaction_open: false,
+            transaction_began: None,
+            transaction_timeout,
             key: Vec::with_capacity(256),
             value: Vec::with_capacity(4096),
         };
@@ -158,12 +166,21 @@ impl KafkaSink {
 
     /// Produces one change's records into the open transaction.
     pub fn write_event(&mut self, event: &ChangeEvent, now_ms: i64) -> Result<(), SinkError> {
-        self.prepare_table(event)?;
-        self.produce_event(event, now_ms)
+        self.prepare_table(event)
+            .and_then(|()| self.produce_event(event, now_ms))
+            .map_err(|error| self.reclassify(error))
+    }
+
+    fn reclassify(&self, error: SinkError) -> SinkError {
+        reclassify_fencing(error, self.transaction_began.map(|began| began.elapsed()), self.transaction_timeout)
     }
 
     /// Commits everything produced with `covered` as the checkpoint; `None` when nothing advanced.
     pub fn commit(&mut self, covered: &Checkpoint) -> Result<Option<Checkpoint>, SinkError> {
+        self.commit_covered(covered).map_err(|error| self.reclassify(error))
+    }
+
+    fn commit_covered(&mut self, covered: &Checkpoint) -> Result<Option<Checkpoint>, SinkError> {
         if !covered.advanced_beyond(&self.committed) {
             return Ok(None);
         }
@@ -194,6 +211,7 @@ impl KafkaSink {
                 kafka_error(&self.producer, "beginning a transaction", &error, &self.settings.pipeline)
             })?;
             self.transaction_open = true;
+            self.transaction_began = Some(std::time::Instant::now());
         }
         Ok(())
     }
@@ -216,6 +234,7 @@ impl KafkaSink {
             match committed {
                 Ok(()) => {
                     self.transaction_open = false;
+                    self.transaction_began = None;
                     if attempt > 0 {
                         tracing::info!(pipeline = %self.settings.pipeline, attempts = attempt + 1, "Kafka transaction committed after retrying.");
                     }
@@ -307,12 +326,11 @@ impl KafkaSink {
     /// The first failed delivery since the last commit, naming its table.
     fn delivery_failure(&self) -> Option<SinkError> {
         let failure = self.producer.context().take_failure()?;
-        let table = self
-            .tables
-            .values()
-            .find(|table| table.output.topic() == failure.topic)
-            .map_or_else(|| failure.topic.clone(), |table| table.output.schema().table.to_string());
-        Some(record_error(&self.producer, &table, &failure.topic, &failure.error, &self.settings.pipeline))
+        let what = match self.tables.values().find(|table| table.output.topic() == failure.topic) {
+            Some(table) => format!("table {} (topic {})", table.output.schema().table, failure.topic),
+            None => format!("writing to topic {}", failure.topic),
+        };
+        Some(kafka_error(&self.producer, &what, &failure.error, &self.settings.pipeline))
     }
 
     /// Commits what is open at a clean stop.
@@ -450,6 +468,27 @@ fn read_checkpoint(
     }
 }
 
+/// Kafka reports a transaction it aborted for running past `transaction.timeout.ms` (a
+/// broker away longer than that, a sink stuck) the way it reports fencing: the producer's
+/// epoch was bumped. A "fenced" error on a transaction open that long is taken for that
+/// timeout and retried from the committed checkpoint; a fence that comes sooner is another
+/// instance's, and stops this one.
+fn reclassify_fencing(error: SinkError, open_for: Option<Duration>, timeout: Duration) -> SinkError {
+    match error {
+        SinkError::KafkaFenced { reason, .. } if open_for.is_some_and(|open_for| open_for >= timeout) => {
+            SinkError::KafkaRetriable {
+                what: format!(
+                    "the transaction stayed open {} s, past transaction.timeout.ms ({} ms), and the broker aborted it",
+                    open_for.unwrap_or_default().as_secs(),
+                    timeout.as_millis()
+                ),
+                reason,
+            }
+        }
+        other => other,
+    }
+}
+
 /// A Kafka call failed: retry from the checkpoint, stop as fenced, or stop for good.
 /// A producer in a fatal state says why itself (fencing arrives this way).
 fn kafka_error(producer: &SinkProducer, what: &str, error: &KafkaError, pipeline: &str) -> SinkError {
@@ -476,5 +515,33 @@ fn topic_error(error: topics::TopicError) -> SinkError {
     match error.class {
         ErrorClass::Transient => SinkError::KafkaRetriable { what, reason: error.reason },
         ErrorClass::Definite => SinkError::KafkaFatal { what, reason: error.reason },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fenced() -> SinkError {
+        SinkError::KafkaFenced { pipeline: "p".into(), reason: "InvalidProducerEpoch".into() }
+    }
+
+    #[test]
+    fn a_fence_after_the_transaction_timeout_is_the_timeout_and_earlier_is_another_instance() {
+        let timeout = Duration::from_secs(60);
+        let timed_out = reclassify_fencing(fenced(), Some(Duration::from_secs(61)), timeout);
+        assert!(
+            matches!(&timed_out, SinkError::KafkaRetriable { what, .. } if what.contains("past transaction.timeout.ms"))
+        );
+        assert!(matches!(
+            reclassify_fencing(fenced(), Some(Duration::from_secs(5)), timeout),
+            SinkError::KafkaFenced { .. }
+        ));
+        assert!(matches!(reclassify_fencing(fenced(), None, timeout), SinkError::KafkaFenced { .. }));
+        let other = SinkError::KafkaFatal { what: "w".into(), reason: "r".into() };
+        assert!(matches!(
+            reclassify_fencing(other, Some(Duration::from_secs(99)), timeout),
+            SinkError::KafkaFatal { .. }
+        ));
     }
 }

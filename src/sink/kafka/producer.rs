@@ -78,6 +78,13 @@ impl ProducerContext for SinkProducerContext {
 /// The sink's producer.
 pub type SinkProducer = ThreadedProducer<SinkProducerContext>;
 
+/// The producer's `transaction.timeout.ms`: the config's, or Wellhead's default.
+pub fn transaction_timeout(config: &KafkaSinkConfig) -> std::time::Duration {
+    let default = DEFAULT_PROPERTIES.iter().find(|(key, _)| *key == "transaction.timeout.ms").map(|(_, value)| *value);
+    let milliseconds = config.properties.0.get("transaction.timeout.ms").map(String::as_str).or(default);
+    std::time::Duration::from_millis(milliseconds.and_then(|ms| ms.parse().ok()).unwrap_or(60_000))
+}
+
 /// Builds the producer: defaults, then the config's properties, then what Wellhead fixes.
 pub fn create_producer(config: &KafkaSinkConfig, pipeline: &str) -> Result<SinkProducer, KafkaError> {
     let mut client = ClientConfig::new();
@@ -86,6 +93,14 @@ pub fn create_producer(config: &KafkaSinkConfig, pipeline: &str) -> Result<SinkP
     }
     for (key, value) in &config.properties.0 {
         client.set(key, value);
+    }
+    // librdkafka refuses a message timeout longer than the transaction timeout: one set
+    // shorter brings the default message timeout down with it.
+    if let Some(transaction_timeout) = config.properties.0.get("transaction.timeout.ms")
+        && !config.properties.0.contains_key("message.timeout.ms")
+        && transaction_timeout.parse::<u64>().is_ok_and(|ms| ms < 60_000)
+    {
+        client.set("message.timeout.ms", transaction_timeout);
     }
     client.set("bootstrap.servers", &config.brokers).set("enable.idempotence", "true").set("acks", "all");
     if config.delivery == KafkaDelivery::ExactlyOnce {
