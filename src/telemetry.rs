@@ -28,6 +28,9 @@ pub const RECONNECTS_TOTAL: &str = "wellhead_reconnects";
 /// `wellhead_schema_changes_total{pipeline, table}`: new table shapes registered.
 pub const SCHEMA_CHANGES_TOTAL: &str = "wellhead_schema_changes";
 
+/// `wellhead_dead_letters_total{pipeline, table}`: rows written to the dead-letter output.
+pub const DEAD_LETTERS_TOTAL: &str = "wellhead_dead_letters";
+
 /// Label of metrics about a whole pipeline.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct PipelineLabel {
@@ -56,6 +59,7 @@ pub struct Metrics {
     pub checkpoint_lsn: Family<PipelineLabel, Gauge>,
     pub reconnects: Family<PipelineLabel, Counter>,
     pub schema_changes: Family<TableLabels, Counter>,
+    pub dead_letters: Family<TableLabels, Counter>,
     registry: Arc<Registry>,
 }
 
@@ -69,6 +73,7 @@ impl Metrics {
             checkpoint_lsn: Family::default(),
             reconnects: Family::default(),
             schema_changes: Family::default(),
+            dead_letters: Family::default(),
             registry: Arc::new(Registry::default()),
         };
         registry.register(CHANGES_TOTAL, "Changes written durably by the sink", metrics.changes.clone());
@@ -79,6 +84,11 @@ impl Metrics {
             SCHEMA_CHANGES_TOTAL,
             "Table shapes registered as new schemas",
             metrics.schema_changes.clone(),
+        );
+        registry.register(
+            DEAD_LETTERS_TOTAL,
+            "Rows the sink could not encode, written to its dead-letter output",
+            metrics.dead_letters.clone(),
         );
         Metrics { registry: Arc::new(registry), ..metrics }
     }

@@ -323,8 +323,10 @@ pub enum Date {
 /// A timestamp (with or without zone, see [`Value`]), or one of PostgreSQL's infinities.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Timestamp {
-    /// Microseconds since 1970-01-01 00:00:00 (proleptic Gregorian).
-    Micros(i64),
+    /// Microseconds since 1970-01-01 00:00:00 (proleptic Gregorian). Wider than 64 bits:
+    /// PostgreSQL's range (to 294276 AD) passes `i64` in these units, and a value the
+    /// database accepts is never an error here; a sink that cannot hold it says so.
+    Micros(i128),
     PositiveInfinity,
     NegativeInfinity,
 }

@@ -44,7 +44,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     scale: 2,
                 }))),
                 ColumnValue::Value(Value::Json(format!("{{\"note\": \"event {index}\", \"tags\": [\"a\", \"b\"]}}"))),
-                ColumnValue::Value(Value::TimestampTz(Timestamp::Micros(1_700_000_000_000_000 + id * 1000))),
+                ColumnValue::Value(Value::TimestampTz(Timestamp::Micros(i128::from(
+                    1_700_000_000_000_000 + id * 1000,
+                )))),
             ];
             ChangeEvent {
                 schema: Arc::clone(&table),

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+use super::UnencodablePolicy;
 use crate::kafka::client::KafkaCluster;
 pub use crate::kafka::client::ProducerProperties;
 use crate::kafka::topics::{TOPIC_NAME_RULE, TopicLayout, is_valid_topic};
@@ -54,6 +55,11 @@ pub struct KafkaSinkConfig {
     /// `security.protocol`, …), over Wellhead's defaults.
     #[serde(default)]
     pub properties: ProducerProperties,
+    /// A row whose value the Avro schema cannot hold: `stop` (default) or `dead_letter`.
+    #[serde(default)]
+    pub on_unencodable: UnencodablePolicy,
+    /// Where `dead_letter` puts such rows (default: `<topic_prefix>.dead-letter`).
+    pub dead_letter_topic: Option<String>,
 }
 
 fn default_partitions() -> i32 {
@@ -100,6 +106,11 @@ impl KafkaSinkConfig {
         }
         if let Some(broker) = self.brokers.split(',').map(str::trim).find(|b| !b.is_empty() && !b.contains(':')) {
             return Some(("sink.brokers".into(), format!("{broker:?} must be host:port")));
+        }
+        if let Some(topic) = &self.dead_letter_topic
+            && !is_valid_topic(topic)
+        {
+            return Some(("sink.dead_letter_topic".into(), TOPIC_NAME_RULE.into()));
         }
         if self.partitions < 1 {
             return Some(("sink.partitions".into(), "must be at least 1".into()));

@@ -155,6 +155,20 @@ pub struct PipelineConfig {
     pub accept_gap: bool,
 }
 
+/// What an Avro sink does with a row it cannot encode (a value its column's Avro type
+/// cannot hold, such as a timestamp after 294247 AD).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UnencodablePolicy {
+    /// Stop the pipeline, naming the table, the column and the position (never the value);
+    /// the checkpoint stays before the row.
+    #[default]
+    Stop,
+    /// Write the row, as its JSON envelope with the reason, to the sink's dead-letter place
+    /// (files: `<dir>/dead-letter/<topic>/`; kafka: the dead-letter topic) and go on.
+    DeadLetter,
+}
+
 /// What a `topic_prefix` may be, as told to a user whose prefix breaks it.
 const TOPIC_PREFIX_RULE: &str =
     "must be 1-200 letters, digits, '_' or '-', in parts joined by single dots (like \"shop\" or \"eu.shop\")";
@@ -306,6 +320,10 @@ pub enum SinkConfig {
         /// Block compression: `deflate` (default) or `null`.
         #[serde(default)]
         codec: FileCodec,
+        /// A row whose value the Avro schema cannot hold: `stop` (default) or
+        /// `dead_letter` (into `<dir>/dead-letter/<topic>/`).
+        #[serde(default)]
+        on_unencodable: UnencodablePolicy,
     },
     /// Kafka topics, data and checkpoint in one transaction per batch.
     Kafka(KafkaSinkConfig),

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use wellhead_decoders::change::{ChangeEvent, TableSchema};
+use wellhead_decoders::change::{ChangeEvent, Position, TableSchema};
 use wellhead_schema::avro::{EnvelopeEncoder, SourceFields, SourceKind, envelope_schema, key_schema};
 use wellhead_schema::naming::{subject_names, topic_name};
 use wellhead_schema::registry::Registration;
@@ -131,11 +131,22 @@ impl TableOutput {
         }
     }
 
-    /// Appends the Avro key datum of `row` to `out`.
-    pub fn encode_key(&self, row: &wellhead_decoders::change::Row, out: &mut Vec<u8>) -> Result<(), SinkError> {
-        self.encoder
-            .encode_key(row, out)
-            .map_err(|source| SinkError::Encode { table: self.schema.table.to_string(), source: Box::new(source) })
+    /// Appends the Avro key datum of `row` (of the change at `position`) to `out`.
+    pub fn encode_key(
+        &self,
+        row: &wellhead_decoders::change::Row,
+        position: &Position,
+        out: &mut Vec<u8>,
+    ) -> Result<(), SinkError> {
+        self.encoder.encode_key(row, out).map_err(|source| self.encode_error(position, source))
+    }
+
+    fn encode_error(&self, position: &Position, source: wellhead_schema::avro::EncodeError) -> SinkError {
+        SinkError::Encode {
+            table: self.schema.table.to_string(),
+            position: position.to_string(),
+            source: Box::new(source),
+        }
     }
 
     /// Appends the event's envelope datum to `out`.
@@ -148,6 +159,6 @@ impl TableOutput {
     ) -> Result<(), SinkError> {
         self.encoder
             .encode_envelope(event, source, now_ms, out)
-            .map_err(|source| SinkError::Encode { table: self.schema.table.to_string(), source: Box::new(source) })
+            .map_err(|source| self.encode_error(&event.position, source))
     }
 }

@@ -10,6 +10,7 @@
 //! that must not stall the source's socket.
 
 mod avro_table;
+mod dead_letter;
 mod drift;
 mod files;
 pub mod json;
@@ -62,8 +63,9 @@ pub enum SinkError {
     /// A table the sink cannot name (topic too long, or one Kafka would refuse as colliding).
     #[error("table {table}: {reason}")]
     Name { table: String, reason: String },
-    #[error("table {table}: {source}")]
-    Encode { table: String, source: Box<wellhead_schema::avro::EncodeError> },
+    /// A change that cannot be encoded; names the table, the column and the position, never the value.
+    #[error("at {position}: {source}")]
+    Encode { table: String, position: String, source: Box<wellhead_schema::avro::EncodeError> },
     #[error("internal: {0}")]
     Internal(String),
     /// A Kafka failure a fresh start from the last committed checkpoint may get past.
@@ -101,6 +103,9 @@ impl Classify for SinkError {
     fn hint(&self) -> Option<&'static str> {
         match self {
             SinkError::Internal(_) => Some("this is a bug in Wellhead; please report it with this log"),
+            SinkError::Encode { .. } => Some(
+                "the checkpoint stays before this change; to let such rows pass into the sink's dead-letter output instead, set on_unencodable = \"dead_letter\" under [pipelines.sink] (files and kafka sinks)",
+            ),
             _ => None,
         }
     }
@@ -143,8 +148,9 @@ pub fn open(
             pipeline: config.name.clone(),
             topic_prefix: config.topic_prefix().unwrap_or(&config.name).to_owned(),
             source_kind: source_kind(config),
-            source_fields: SourceFields { name: source.name, db: source.db },
+            source_fields: SourceFields { name: source.name.clone(), db: source.db.clone() },
             registry_config: config.registry.clone(),
+            source_info: source,
         };
         let (sink, checkpoint) = kafka::KafkaSink::open(settings, registry, metrics)?;
         return Ok((Sink::Kafka(Box::new(sink)), checkpoint));
@@ -174,7 +180,7 @@ fn build_local(
         SinkConfig::Jsonl { dir } => {
             Ok(LocalOutput::Jsonl(jsonl::JsonlSink::open(dir, &config.name, source, sink_offset, has_checkpoint)?))
         }
-        SinkConfig::Files { dir, roll_bytes, roll_seconds, codec, .. } => {
+        SinkConfig::Files { dir, roll_bytes, roll_seconds, codec, on_unencodable, .. } => {
             let settings = files::FilesSettings {
                 dir: dir.clone(),
                 topic_prefix: config.topic_prefix().unwrap_or(&config.name).to_owned(),
@@ -185,6 +191,8 @@ fn build_local(
                 source_fields: SourceFields { name: source.name.clone(), db: source.db.clone() },
                 registry_config: config.registry.clone(),
                 pipeline: config.name.clone(),
+                source_info: source.clone(),
+                on_unencodable: *on_unencodable,
             };
             Ok(LocalOutput::Files(Box::new(files::FilesSink::open(settings, resume_from, registry, metrics)?)))
         }

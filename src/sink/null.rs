@@ -34,9 +34,11 @@ impl NullSink {
         }
         let Some((_, encoder)) = self.encoders.get(table) else { return Ok(()) };
         self.datum.clear();
-        encoder
-            .encode_envelope(event, &self.source, now_ms, &mut self.datum)
-            .map_err(|source| SinkError::Encode { table: table.to_string(), source: Box::new(source) })?;
+        encoder.encode_envelope(event, &self.source, now_ms, &mut self.datum).map_err(|source| SinkError::Encode {
+            table: table.to_string(),
+            position: event.position.to_string(),
+            source: Box::new(source),
+        })?;
         self.encoded += self.datum.len() as u64;
         Ok(())
     }

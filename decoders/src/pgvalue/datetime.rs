@@ -64,7 +64,7 @@ pub(crate) fn parse_timestamp(text: &str, with_offset: bool) -> Result<Timestamp
     };
     let micros = i128::from(days_since_epoch(date, before_christ)?) * MICROS_PER_DAY + clock_micros(clock)?
         - i128::from(offset_seconds) * MICROS_PER_SECOND;
-    i64::try_from(micros).map(Timestamp::Micros).map_err(|_| "timestamp out of range of 64-bit microseconds".into())
+    Ok(Timestamp::Micros(micros))
 }
 
 /// `date_send`: days since 2000-01-01, `i32::MAX`/`MIN` for ±infinity.
@@ -81,10 +81,7 @@ pub(crate) fn timestamp_from_pg_micros(micros: i64) -> Result<Timestamp, Problem
     match micros {
         i64::MAX => Ok(Timestamp::PositiveInfinity),
         i64::MIN => Ok(Timestamp::NegativeInfinity),
-        _ => micros
-            .checked_add(PG_EPOCH_MICROS)
-            .map(Timestamp::Micros)
-            .ok_or_else(|| "timestamp out of range of 64-bit microseconds".into()),
+        _ => Ok(Timestamp::Micros(i128::from(micros) + i128::from(PG_EPOCH_MICROS))),
     }
 }
 

@@ -117,8 +117,10 @@ fn timestamps() {
     // SELECT '294276-12-31 23:59:59.999999'::timestamp, '4714-11-24 00:00:00 BC'::timestamp, 'infinity'::timestamp,
     //        '2020-01-01 00:00:00.120'::timestamp, '0001-12-31 23:59:59 BC'::timestamp
     assert_eq!(parse_timestamp("1970-01-01 00:00:00", false), Ok(Timestamp::Micros(0)));
-    // PostgreSQL's last timestamp is past i64 microseconds since 1970 (its own epoch is 2000).
-    assert!(parse_timestamp("294276-12-31 23:59:59.999999", false).is_err());
+    // PostgreSQL's last timestamp is past i64 microseconds since 1970 (its own epoch is 2000): kept.
+    assert!(
+        matches!(parse_timestamp("294276-12-31 23:59:59.999999", false), Ok(Timestamp::Micros(m)) if m > i128::from(i64::MAX))
+    );
     assert_eq!(parse_timestamp("4714-11-24 00:00:00 BC", false), Ok(Timestamp::Micros(-210_866_803_200_000_000)));
     assert_eq!(parse_timestamp("0001-12-31 23:59:59 BC", false), Ok(Timestamp::Micros(-62_135_596_801_000_000)));
     assert_eq!(parse_timestamp("2020-01-01 00:00:00.12", false), Ok(Timestamp::Micros(1_577_836_800_120_000)));
@@ -147,18 +149,28 @@ fn timestamps_with_zone() {
     );
     assert_eq!(parse_timestamp("1969-12-31 19:00:00-05", true), Ok(Timestamp::Micros(0)));
     assert_eq!(parse_timestamp("4714-11-24 00:00:00+00 BC", true), Ok(Timestamp::Micros(-210_866_803_200_000_000)));
-    assert!(parse_timestamp("294276-12-31 23:59:59.999999+00", true).is_err());
+    assert!(
+        matches!(parse_timestamp("294276-12-31 23:59:59.999999+00", true), Ok(Timestamp::Micros(m)) if m > i128::from(i64::MAX))
+    );
     assert!(parse_timestamp("2020-01-01 00:00:00", true).is_err());
 }
 
 #[test]
-fn timestamps_outside_i64_micros_are_errors() {
+fn timestamps_beyond_i64_micros_are_kept_exactly() {
+    // PostgreSQL accepts timestamps to 294276 AD; after 294247-01-10 they pass i64
+    // microseconds since 1970, and are kept exactly (a sink that cannot hold them says so).
     assert_eq!(format_timestamp(i64::MAX, false), "294247-01-10 04:00:54.775807");
-    assert_eq!(parse_timestamp("294247-01-10 04:00:54.775807", false), Ok(Timestamp::Micros(i64::MAX)));
-    assert!(parse_timestamp("294247-01-10 04:00:54.775808", false).is_err());
-    assert!(parse_timestamp("294247-01-10 04:00:54.775807-00:00:01", true).is_err());
-    assert!(parse_timestamp("999999999-01-01 00:00:00", false).is_err());
-    assert!(parse_timestamp("999999999-01-01 00:00:00 BC", false).is_err());
+    let max = i128::from(i64::MAX);
+    assert_eq!(parse_timestamp("294247-01-10 04:00:54.775807", false), Ok(Timestamp::Micros(max)));
+    assert_eq!(parse_timestamp("294247-01-10 04:00:54.775808", false), Ok(Timestamp::Micros(max + 1)));
+    assert_eq!(parse_timestamp("294247-01-10 04:00:54.775807-00:00:01", true), Ok(Timestamp::Micros(max + 1_000_000)));
+    assert!(
+        matches!(parse_timestamp("294276-12-31 23:59:59.999999", false), Ok(Timestamp::Micros(micros)) if micros > max)
+    );
+    assert_eq!(
+        timestamp_from_pg_micros(i64::MAX - 1),
+        Ok(Timestamp::Micros(i128::from(i64::MAX - 1) + 946_684_800_000_000))
+    );
 }
 
 #[test]
@@ -170,7 +182,7 @@ fn binary_epochs() {
     assert_eq!(timestamp_from_pg_micros(0), Ok(Timestamp::Micros(946_684_800_000_000)));
     assert_eq!(timestamp_from_pg_micros(i64::MAX), Ok(Timestamp::PositiveInfinity));
     assert_eq!(timestamp_from_pg_micros(i64::MIN), Ok(Timestamp::NegativeInfinity));
-    assert!(timestamp_from_pg_micros(i64::MAX - 1).is_err());
+    assert!(timestamp_from_pg_micros(i64::MAX - 1).is_ok());
     assert_eq!(check_time_micros(86_400_000_000), Ok(86_400_000_000));
     assert!(check_time_micros(-1).is_err());
 }
@@ -179,7 +191,7 @@ proptest! {
     #[test]
     fn timestamp_text_round_trips(micros in any::<i64>(), with_offset in any::<bool>()) {
         let text = format_timestamp(micros, with_offset);
-        prop_assert_eq!(parse_timestamp(&text, with_offset), Ok(Timestamp::Micros(micros)), "{}", text);
+        prop_assert_eq!(parse_timestamp(&text, with_offset), Ok(Timestamp::Micros(i128::from(micros))), "{}", text);
     }
 
     #[test]

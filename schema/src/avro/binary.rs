@@ -56,7 +56,7 @@ pub(crate) fn write_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
 
 /// Appends a length-prefixed UTF-8 string.
 #[inline]
-pub(crate) fn write_string(out: &mut Vec<u8>, text: &str) {
+pub fn write_string(out: &mut Vec<u8>, text: &str) {
     write_bytes(out, text.as_bytes());
 }
 

@@ -57,6 +57,7 @@ mod avsc_tests;
 #[cfg(test)]
 mod tests;
 
+pub use binary::write_string as write_string_datum;
 pub use encode::{EnvelopeEncoder, SourceFields};
 pub use envelope::{SourceKind, column_field_names, envelope_schema, key_schema};
 pub use error::{EncodeError, Problem};

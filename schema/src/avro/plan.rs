@@ -148,8 +148,12 @@ impl Plan {
             (Plan::Timestamp, Value::Timestamp(timestamp)) | (Plan::TimestampTz, Value::TimestampTz(timestamp)) => {
                 match timestamp {
                     Timestamp::Micros(micros) => {
+                        let micros = i64::try_from(*micros).map_err(|_| Problem::OutOfRange {
+                            what: "timestamp (after 294247-01-10 or before 290308 BC)",
+                            avro: "long of microseconds (timestamp-micros)",
+                        })?;
                         write_long(out, base);
-                        write_long(out, *micros);
+                        write_long(out, micros);
                     }
                     Timestamp::PositiveInfinity => write_infinity(out, base, 0),
                     Timestamp::NegativeInfinity => write_infinity(out, base, 1),

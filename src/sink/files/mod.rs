@@ -27,8 +27,10 @@ use wellhead_schema::container::{Codec, ContainerWriter};
 
 use super::SinkError;
 use super::avro_table::TableOutput;
+use super::dead_letter::{self, DEAD_LETTER_DIR, DEAD_LETTER_SCHEMA, DeadLetter, announce_dead_letter};
+use super::json::SourceInfo;
 use crate::checkpoint::{Checkpoint, CheckpointStore, PendingRename, SinkState};
-use crate::config::{FileCodec, RegistryConfig};
+use crate::config::{FileCodec, RegistryConfig, UnencodablePolicy};
 use crate::durable::sync_parent_dir;
 use crate::registry::SchemaRegistry;
 use crate::telemetry::Metrics;
@@ -48,6 +50,9 @@ pub struct FilesSettings {
     pub source_fields: SourceFields,
     pub registry_config: RegistryConfig,
     pub pipeline: String,
+    /// The source block of dead letters' JSON envelopes.
+    pub source_info: SourceInfo,
+    pub on_unencodable: UnencodablePolicy,
 }
 
 /// A file being written.
@@ -66,6 +71,8 @@ pub struct FilesSink {
     metrics: Metrics,
     tables: HashMap<TableName, TableOutput>,
     files: HashMap<TableName, OpenFile>,
+    /// Dead-letter files, one per table that had rows refused (see `dead_letter`).
+    dead_letters: HashMap<TableName, OpenFile>,
     oldest_open: Option<Instant>,
     datum: Vec<u8>,
 }
@@ -91,18 +98,10 @@ impl FilesSink {
                 return Err(SinkError::MissingFile { path: rename.to.display().to_string() });
             }
         }
-        for topic in fs::read_dir(&settings.dir).map_err(io(&settings.dir))? {
-            let topic = topic.map_err(io(&settings.dir))?.path();
-            if !topic.is_dir() {
-                continue;
-            }
-            for file in fs::read_dir(&topic).map_err(io(&topic))? {
-                let file = file.map_err(io(&topic))?.path();
-                if file.to_string_lossy().ends_with(TEMPORARY_SUFFIX) {
-                    tracing::info!(path = %file.display(), "Deleting an unfinished file; its changes will be read again.");
-                    fs::remove_file(&file).map_err(io(&file))?;
-                }
-            }
+        delete_unfinished_files(&settings.dir)?;
+        let dead_letter_dir = settings.dir.join(DEAD_LETTER_DIR);
+        if dead_letter_dir.is_dir() {
+            delete_unfinished_files(&dead_letter_dir)?;
         }
         Ok(FilesSink {
             settings,
@@ -110,6 +109,7 @@ impl FilesSink {
             metrics,
             tables: HashMap::new(),
             files: HashMap::new(),
+            dead_letters: HashMap::new(),
             oldest_open: None,
             datum: Vec::with_capacity(4096),
         })
@@ -177,11 +177,15 @@ impl FilesSink {
         let table = &event.schema.table;
         let output = self.tables.get(table).ok_or_else(|| SinkError::Internal("table output missing".into()))?;
         self.datum.clear();
-        output.encode(event, &self.settings.source_fields, now_ms, &mut self.datum)?;
+        if let Err(error) = output.encode(event, &self.settings.source_fields, now_ms, &mut self.datum) {
+            let topic = output.topic().to_owned();
+            return self.dead_letter_or(error, event, &topic, now_ms);
+        }
         let file = match self.files.entry(table.clone()) {
             std::collections::hash_map::Entry::Occupied(entry) => entry.into_mut(),
             std::collections::hash_map::Entry::Vacant(entry) => {
-                let file = open_file(&self.settings, output, &event.position)?;
+                let dir = self.settings.dir.join(output.topic());
+                let file = open_file(&self.settings, &dir, output.writer_schema(), &event.position)?;
                 self.oldest_open.get_or_insert_with(Instant::now);
                 entry.insert(file)
             }
@@ -190,11 +194,41 @@ impl FilesSink {
         file.writer.append(&self.datum).map_err(|source| SinkError::Io { path, source })
     }
 
+    /// Writes `event`, which could not be encoded, to its table's dead-letter file when the
+    /// policy says so and the failure is about a value; otherwise returns `error`.
+    fn dead_letter_or(
+        &mut self,
+        error: SinkError,
+        event: &ChangeEvent,
+        topic: &str,
+        now_ms: i64,
+    ) -> Result<(), SinkError> {
+        let reason = match (self.settings.on_unencodable, dead_letter::value_problem(&error)) {
+            (UnencodablePolicy::DeadLetter, Some(reason)) => reason,
+            _ => return Err(error),
+        };
+        let letter = DeadLetter::new(event, topic, reason, &self.settings.source_info, now_ms);
+        announce_dead_letter(&self.settings.pipeline, &letter, &self.metrics);
+        let file = match self.dead_letters.entry(event.schema.table.clone()) {
+            std::collections::hash_map::Entry::Occupied(entry) => entry.into_mut(),
+            std::collections::hash_map::Entry::Vacant(entry) => {
+                let dir = self.settings.dir.join(DEAD_LETTER_DIR).join(topic);
+                let file = open_file(&self.settings, &dir, DEAD_LETTER_SCHEMA, &event.position)?;
+                self.oldest_open.get_or_insert_with(Instant::now);
+                entry.insert(file)
+            }
+        };
+        self.datum.clear();
+        letter.to_avro(&mut self.datum);
+        let path = file.temporary.display().to_string();
+        file.writer.append(&self.datum).map_err(|source| SinkError::Io { path, source })
+    }
+
     /// Finishes and fsyncs every open file, saves `covered` with the renames it implies,
     /// then renames; returns the checkpoint saved.
     fn roll(&mut self, covered: &Checkpoint, store: &mut CheckpointStore) -> Result<Checkpoint, SinkError> {
-        let mut renames = Vec::with_capacity(self.files.len());
-        for (_, file) in self.files.drain() {
+        let mut renames = Vec::with_capacity(self.files.len() + self.dead_letters.len());
+        for (_, file) in self.files.drain().chain(self.dead_letters.drain()) {
             let path = file.temporary.display().to_string();
             let io = |source| SinkError::Io { path: path.clone(), source };
             let buffered = file.writer.finish().map_err(io)?;
@@ -214,8 +248,32 @@ impl FilesSink {
     }
 }
 
-fn open_file(settings: &FilesSettings, output: &TableOutput, first: &Position) -> Result<OpenFile, SinkError> {
-    let dir = settings.dir.join(output.topic());
+/// Deletes the unfinished (`.tmp`) files in each topic directory under `dir`: their changes
+/// come again from the source.
+fn delete_unfinished_files(dir: &Path) -> Result<(), SinkError> {
+    let io = |path: &Path| {
+        let path = path.display().to_string();
+        move |source| SinkError::Io { path, source }
+    };
+    for topic in fs::read_dir(dir).map_err(io(dir))? {
+        let topic = topic.map_err(io(dir))?.path();
+        if !topic.is_dir() {
+            continue;
+        }
+        for file in fs::read_dir(&topic).map_err(io(&topic))? {
+            let file = file.map_err(io(&topic))?.path();
+            if file.to_string_lossy().ends_with(TEMPORARY_SUFFIX) {
+                tracing::info!(path = %file.display(), "Deleting an unfinished file; its changes will be read again.");
+                fs::remove_file(&file).map_err(io(&file))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Opens a container file in `dir` with `schema`, named after its first change.
+fn open_file(settings: &FilesSettings, dir: &Path, schema: &str, first: &Position) -> Result<OpenFile, SinkError> {
+    let dir = dir.to_path_buf();
     let io = |path: &Path| {
         let path = path.display().to_string();
         move |source| SinkError::Io { path, source }
@@ -230,9 +288,8 @@ fn open_file(settings: &FilesSettings, output: &TableOutput, first: &Position) -
         FileCodec::Deflate => Codec::Deflate,
         FileCodec::Null => Codec::Null,
     };
-    let writer =
-        ContainerWriter::new(BufWriter::with_capacity(1 << 20, handle), output.writer_schema(), codec, rand::random())
-            .map_err(io(&temporary))?;
+    let writer = ContainerWriter::new(BufWriter::with_capacity(1 << 20, handle), schema, codec, rand::random())
+        .map_err(io(&temporary))?;
     Ok(OpenFile { temporary, final_path, writer })
 }
 

@@ -66,9 +66,11 @@ pub fn write_duration(out: &mut String, micros: i64) {
 }
 
 /// `YYYY-MM-DDTHH:MM:SS[.ffffff][+00:00][ BC]` for microseconds since 1970.
-pub fn write_timestamp(out: &mut String, micros: i64, with_zone: bool) {
-    let days = micros.div_euclid(MICROS_PER_DAY);
-    let time = micros.rem_euclid(MICROS_PER_DAY);
+pub fn write_timestamp(out: &mut String, micros: i128, with_zone: bool) {
+    let per_day = i128::from(MICROS_PER_DAY);
+    // Any timestamp a database holds has far fewer days than i64 counts.
+    let days = i64::try_from(micros.div_euclid(per_day)).unwrap_or(i64::MAX);
+    let time = i64::try_from(micros.rem_euclid(per_day)).unwrap_or_default();
     let before_christ = write_civil_date(out, days);
     out.push('T');
     write_time_of_day(out, time);

@@ -37,8 +37,10 @@ use wellhead_schema::wire::write_header;
 use self::producer::SinkProducer;
 use super::SinkError;
 use super::avro_table::TableOutput;
+use super::dead_letter::{self, DeadLetter, announce_dead_letter};
+use super::json::SourceInfo;
 use crate::checkpoint::{self, Checkpoint};
-use crate::config::{KafkaDelivery, KafkaSinkConfig, RegistryConfig};
+use crate::config::{KafkaDelivery, KafkaSinkConfig, RegistryConfig, UnencodablePolicy};
 use crate::failure::ErrorClass;
 use crate::kafka::client::{self, FailureKind};
 use crate::kafka::committed_log::{CommittedLogError, CommittedLogReader};
@@ -67,6 +69,15 @@ pub struct KafkaSettings {
     pub source_kind: SourceKind,
     pub source_fields: SourceFields,
     pub registry_config: RegistryConfig,
+    /// The source block of dead letters' JSON envelopes.
+    pub source_info: SourceInfo,
+}
+
+impl KafkaSettings {
+    /// Where rows that cannot be encoded go under `on_unencodable = "dead_letter"`.
+    fn dead_letter_topic(&self) -> String {
+        self.config.dead_letter_topic.clone().unwrap_or_else(|| format!("{}.dead-letter", self.topic_prefix))
+    }
 }
 
 /// A table shape's output with its registered schema ids.
@@ -168,7 +179,33 @@ impl KafkaSink {
     pub fn write_event(&mut self, event: &ChangeEvent, now_ms: i64) -> Result<(), SinkError> {
         self.prepare_table(event)
             .and_then(|()| self.produce_event(event, now_ms))
+            .or_else(|error| self.dead_letter_or(error, event, now_ms))
             .map_err(|error| self.reclassify(error))
+    }
+
+    /// Produces `event`, which could not be encoded, to the dead-letter topic (in the open
+    /// transaction) when the policy says so and the failure is about a value; otherwise
+    /// returns `error`.
+    fn dead_letter_or(&mut self, error: SinkError, event: &ChangeEvent, now_ms: i64) -> Result<(), SinkError> {
+        let reason = match (self.settings.config.on_unencodable, dead_letter::value_problem(&error)) {
+            (UnencodablePolicy::DeadLetter, Some(reason)) => reason,
+            _ => return Err(error),
+        };
+        let table_topic = self.tables.get(&event.schema.table).map(|table| table.output.topic().to_owned());
+        let table_topic = table_topic.ok_or_else(|| SinkError::Internal("table missing".into()))?;
+        let letter = DeadLetter::new(event, &table_topic, reason, &self.settings.source_info, now_ms);
+        let topic = self.settings.dead_letter_topic();
+        self.topics.ensure(&topic, TopicKind::Table { keyed: false }).map_err(topic_error)?;
+        self.begin_if_needed()?;
+        let value = letter.to_json();
+        let record =
+            BaseRecord::<[u8], [u8]>::to(&topic).key(table_topic.as_bytes()).payload(value.as_bytes()).partition(0);
+        producer::send(&self.producer, record).map_err(|error| {
+            let what = format!("writing to dead-letter topic {topic}");
+            kafka_error(&self.producer, &what, &error, &self.settings.pipeline)
+        })?;
+        announce_dead_letter(&self.settings.pipeline, &letter, &self.metrics);
+        Ok(())
     }
 
     fn reclassify(&self, error: SinkError) -> SinkError {
@@ -397,7 +434,7 @@ impl KafkaSink {
             (Some(key_id), Some(row)) => {
                 self.key.clear();
                 write_header(&mut self.key, key_id);
-                table.output.encode_key(row, &mut self.key)?;
+                table.output.encode_key(row, &event.position, &mut self.key)?;
                 true
             }
             _ => false,

@@ -134,7 +134,7 @@ fn infinity<T>(symbol: &str, positive: T, negative: T) -> T {
 fn timestamp(avro: &Avro) -> Timestamp {
     match avro {
         Avro::Enum(_, symbol) => infinity(symbol, Timestamp::PositiveInfinity, Timestamp::NegativeInfinity),
-        other => Timestamp::Micros(long(other)),
+        other => Timestamp::Micros(i128::from(long(other))),
     }
 }
 

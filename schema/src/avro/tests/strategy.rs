@@ -111,7 +111,7 @@ fn decimal(max_digits: u32, scale: BoxedStrategy<u32>) -> BoxedStrategy<Numeric>
 
 fn timestamp() -> BoxedStrategy<Timestamp> {
     prop_oneof![
-        6 => any::<i64>().prop_map(Timestamp::Micros),
+        6 => any::<i64>().prop_map(|micros| Timestamp::Micros(i128::from(micros))),
         1 => select(vec![Timestamp::PositiveInfinity, Timestamp::NegativeInfinity]),
     ]
     .boxed()
