@@ -209,3 +209,46 @@ async fn check_refuses_what_run_would_fail_on_an_unwritable_checkpoint_dir_and_a
     assert!(finished.stdout.contains("registry.url"), "the fix names the key: {finished:#?}");
     db.drop().await;
 }
+
+/// A slot created with two-phase decoding would send prepared transactions before they
+/// commit: `check` and `run` both refuse it with the fix (on PostgreSQL 18 the fix itself
+/// is run here and the pipeline then streams).
+#[tokio::test]
+async fn a_two_phase_slot_is_refused_with_the_fix() {
+    for server in [Server::Pg15, Server::Pg18] {
+        let db = TestDatabase::create(server, "check_two_phase").await;
+        db.client.batch_execute("CREATE TABLE t (id int PRIMARY KEY)").await.expect("schema");
+        db.client
+            .execute("SELECT pg_create_logical_replication_slot($1, 'pgoutput', false, true)", &[&db.name])
+            .await
+            .expect("two-phase slot");
+        let config = db.write_config(&["public.t"], "");
+
+        let checked = check(&config, &[]);
+        assert_eq!(checked.code, Some(1), "{checked:#?}");
+        assert!(checked.stdout.contains("two_phase enabled"), "{checked:#?}");
+        assert!(checked.stdout.contains("ALTER_REPLICATION_SLOT"), "{checked:#?}");
+        let config_path = config.to_str().expect("UTF-8 path");
+        let ran = run_wellhead(&["run", "--config", config_path], &[], Duration::from_secs(60));
+        assert_eq!(ran.code, Some(1), "run refuses it for good: {ran:#?}");
+        assert!(ran.stderr.contains("two_phase enabled"), "{ran:#?}");
+
+        if matches!(server, Server::Pg18) {
+            // The fix the message gives, as given: then the pipeline streams.
+            let replication = format!(
+                "host=127.0.0.1 port={} user=postgres dbname={} replication=database",
+                server.address().rsplit(':').next().expect("port"),
+                db.name
+            );
+            let altered = std::process::Command::new("psql")
+                .args([replication.as_str(), "-c", &format!("ALTER_REPLICATION_SLOT {} (TWO_PHASE false)", db.name)])
+                .output()
+                .expect("psql");
+            assert!(altered.status.success(), "{}", String::from_utf8_lossy(&altered.stderr));
+            let mut wellhead = Wellhead::start(&config);
+            wellhead.wait_streaming().await;
+            wellhead.end(true, "two_phase off");
+        }
+        db.drop().await;
+    }
+}

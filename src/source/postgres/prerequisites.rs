@@ -6,7 +6,7 @@ use std::fmt;
 
 use tokio_postgres::Client;
 
-use super::slot::{check_slot_usable, find_slot, resolve_tables};
+use super::slot::{SlotError, check_slot_usable, find_slot, resolve_tables};
 use super::sql::describe_sql_error;
 use crate::config::PostgresSourceConfig;
 
@@ -111,10 +111,11 @@ pub async fn check_prerequisites(client: &Client, config: &PostgresSourceConfig,
     match &existing_slot {
         Some(slot) => {
             if let Err(problem) = check_slot_usable(&config.slot, slot, database) {
-                findings.push(error(
-                    problem.to_string(),
-                    format!("choose another source.slot, or drop slot {}", config.slot),
-                ));
+                let fix = match problem {
+                    SlotError::TwoPhase { .. } => "turn two_phase off as above, or choose another source.slot".into(),
+                    _ => format!("choose another source.slot, or drop slot {}", config.slot),
+                };
+                findings.push(error(problem.to_string(), fix));
             }
             if slot.active {
                 findings.push(warning(

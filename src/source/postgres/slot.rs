@@ -21,6 +21,16 @@ pub enum SlotError {
         "replication slot {slot} exists but {problem}; drop it (SELECT pg_drop_replication_slot('{slot}')) or configure another source.slot"
     )]
     Unusable { slot: String, problem: String },
+    /// Two-phase decoding sends a prepared transaction at PREPARE, before it is known to commit.
+    #[error(
+        "replication slot {slot} has two_phase enabled: the server would send prepared transactions at PREPARE, before \
+         they are known to commit, and Wellhead streams committed transactions only. On PostgreSQL 18 and later turn it \
+         off while no prepared transaction is pending, over a replication connection: \
+         psql \"dbname={database} replication=database\" -c 'ALTER_REPLICATION_SLOT {slot} (TWO_PHASE false)'. \
+         Before 18, drop it (SELECT pg_drop_replication_slot('{slot}')) and start again: the changes committed \
+         meanwhile are then a gap (run with --accept-gap once), or configure another source.slot"
+    )]
+    TwoPhase { slot: String, database: String },
     #[error(
         "source.tables {patterns:?} match no table in database {database}; check the names (schema.table) and that the tables exist"
     )]
@@ -43,6 +53,8 @@ pub struct ExistingSlot {
     pub database: Option<String>,
     pub confirmed_flush_lsn: Option<Lsn>,
     pub active: bool,
+    /// Created with two-phase decoding (PostgreSQL 14+; `false` before).
+    pub two_phase: bool,
 }
 
 /// A slot just created.
@@ -165,7 +177,9 @@ pub async fn ensure_publication(client: &Client, publication: &str, tables: &[Ta
 pub async fn find_slot(client: &Client, slot: &str) -> Result<Option<ExistingSlot>, SlotError> {
     let row = client
         .query_opt(
-            "SELECT plugin::text, database::text, confirmed_flush_lsn::text, active FROM pg_replication_slots WHERE slot_name = $1",
+            "SELECT plugin::text, database::text, confirmed_flush_lsn::text, active,
+                    coalesce((to_jsonb(s) ->> 'two_phase')::bool, false)
+               FROM pg_replication_slots s WHERE slot_name = $1",
             &[&slot],
         )
         .await
@@ -175,6 +189,7 @@ pub async fn find_slot(client: &Client, slot: &str) -> Result<Option<ExistingSlo
         database: row.get(1),
         confirmed_flush_lsn: row.get::<_, Option<String>>(2).and_then(|text| text.parse().ok()),
         active: row.get(3),
+        two_phase: row.get(4),
     }))
 }
 
@@ -186,6 +201,9 @@ pub fn check_slot_usable(slot: &str, existing: &ExistingSlot, database: &str) ->
     }
     if existing.database.as_deref() != Some(database) {
         return Err(unusable(format!("belongs to database {:?}, not {database:?}", existing.database)));
+    }
+    if existing.two_phase {
+        return Err(SlotError::TwoPhase { slot: slot.to_owned(), database: database.to_owned() });
     }
     Ok(())
 }
