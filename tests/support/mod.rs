@@ -175,12 +175,17 @@ pub struct Wellhead {
 
 impl Wellhead {
     pub fn start(config: &Path) -> Wellhead {
+        Wellhead::start_logging(config, "info")
+    }
+
+    /// Starts `wellhead run` with `WELLHEAD_LOG` set to `filter` (e.g. `trace`).
+    pub fn start_logging(config: &Path, filter: &str) -> Wellhead {
         let log = config.with_extension(format!("{}.log", COUNTER.fetch_add(1, Ordering::SeqCst)));
         let log_file = std::fs::File::create(&log).expect("log file");
         let child = Command::new(env!("CARGO_BIN_EXE_wellhead"))
             .args(["run", "--config"])
             .arg(config)
-            .env("WELLHEAD_LOG", "info")
+            .env("WELLHEAD_LOG", filter)
             .stdout(Stdio::null())
             .stderr(log_file)
             .spawn()
@@ -266,8 +271,8 @@ pub struct Finished {
 pub fn run_wellhead(args: &[&str], env: &[(&str, &str)], timeout: Duration) -> Finished {
     let child = Command::new(env!("CARGO_BIN_EXE_wellhead"))
         .args(args)
-        .envs(env.iter().copied())
         .env("WELLHEAD_LOG", "info")
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
