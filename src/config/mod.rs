@@ -483,8 +483,17 @@ impl Config {
     pub fn load(path: &Path, environment: impl IntoIterator<Item = (String, String)>) -> Result<Config, ConfigError> {
         let text =
             std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+        Config::from_text(&text, path, environment)
+    }
+
+    /// Parses `text` (read from `path`, which errors name), applies the overrides, validates.
+    pub fn from_text(
+        text: &str,
+        path: &Path,
+        environment: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
         let mut table: toml::Table =
-            toml::from_str(&text).map_err(|error: toml::de::Error| syntax_error(path, &text, &error))?;
+            toml::from_str(text).map_err(|error: toml::de::Error| syntax_error(path, text, &error))?;
         overrides::apply_overrides(&mut table, environment)?;
         let config: Config =
             toml::Table::try_into(table).map_err(|source| ConfigError::Shape { path: path.to_owned(), source })?;
