@@ -1,7 +1,9 @@
-//! Network faults under a live writer, through a TCP proxy of the test's own
-//! between Wellhead and PostgreSQL: the connections cut (both ends see them end) and
-//! stalled (open and silent, as a dead path leaves them), each at least
-//! [`FAULTS_PER_KIND`] times in a seeded order, for the jsonl and the Kafka sink. The
+//! Connection faults under a live writer, through a TCP proxy of the test's own
+//! between Wellhead and PostgreSQL: the connections cut (both ends see them end),
+//! stalled (open and silent, as a dead path leaves them) and the walsender terminated
+//! by the server (`pg_terminate_backend`), each [`FAULTS_PER_KIND`] times in a seeded
+//! order, for the jsonl and the Kafka sink. (PostgreSQL restarts, fast and immediate,
+//! are `server_restart.rs`'s.) The
 //! output is compared with the writer's log of committed changes: nothing lost,
 //! nothing repeated. A stall ends only by Wellhead's receive timeout (shortened to
 //! [`RECEIVE_TIMEOUT_SECONDS`]); the server still holds the slot for the silent
@@ -43,6 +45,7 @@ const CATCH_UP_TIMEOUT: Duration = Duration::from_secs(120);
 enum Fault {
     Cut,
     Stall,
+    TerminateWalsender,
 }
 
 /// What the fault rounds saw.
@@ -50,6 +53,7 @@ enum Fault {
 struct FaultCounts {
     cuts: usize,
     stalls: usize,
+    terminations: usize,
     receive_timeouts: usize,
     walsenders_ended: usize,
 }
@@ -73,8 +77,15 @@ fn count(log: &str, needle: &str) -> usize {
 
 /// Injects every fault of a seeded order into `wellhead`'s connections; after each, waits
 /// until it streams again.
-async fn inject_faults(wellhead: &Wellhead, proxy: &FaultProxy, random: &mut Random, seed: u64) -> FaultCounts {
-    let mut faults: Vec<Fault> = [Fault::Cut, Fault::Stall].iter().flat_map(|f| [*f; FAULTS_PER_KIND]).collect();
+async fn inject_faults(
+    db: &TestDatabase,
+    wellhead: &Wellhead,
+    proxy: &FaultProxy,
+    random: &mut Random,
+    seed: u64,
+) -> FaultCounts {
+    let kinds = [Fault::Cut, Fault::Stall, Fault::TerminateWalsender];
+    let mut faults: Vec<Fault> = kinds.iter().flat_map(|f| [*f; FAULTS_PER_KIND]).collect();
     for index in (1..faults.len()).rev() {
         faults.swap(index, random.index(index + 1));
     }
@@ -84,11 +95,21 @@ async fn inject_faults(wellhead: &Wellhead, proxy: &FaultProxy, random: &mut Ran
         let log = wellhead.log_text();
         let (sessions, timeouts) = (count(&log, "Streaming changes."), count(&log, "(source.receive_timeout_seconds)"));
         let started = Instant::now();
-        let links = match fault {
+        let hit = match fault {
             Fault::Cut => proxy.cut(),
             Fault::Stall => proxy.stall(),
+            Fault::TerminateWalsender => db
+                .client
+                .query(
+                    "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots
+                      WHERE slot_name = $1 AND active_pid IS NOT NULL",
+                    &[&db.name],
+                )
+                .await
+                .expect("pg_terminate_backend")
+                .len(),
         };
-        assert!(links > 0, "seed {seed}, round {round}: the proxy carried Wellhead's connections");
+        assert!(hit > 0, "seed {seed}, round {round}: {fault:?} found Wellhead's connection");
         wait_for(RECOVERY_TIMEOUT, &format!("seed {seed}, round {round}: streaming again after {fault:?}"), || {
             count(&wellhead.log_text(), "Streaming changes.") > sessions
         })
@@ -96,6 +117,7 @@ async fn inject_faults(wellhead: &Wellhead, proxy: &FaultProxy, random: &mut Ran
         let log = wellhead.log_text();
         match fault {
             Fault::Cut => counts.cuts += 1,
+            Fault::TerminateWalsender => counts.terminations += 1,
             Fault::Stall => {
                 counts.stalls += 1;
                 let fired = count(&log, "(source.receive_timeout_seconds)") > timeouts;
@@ -128,13 +150,13 @@ async fn write_under_faults(
     wellhead.wait_streaming().await;
     let stop = Arc::new(AtomicBool::new(false));
     let writer = tokio::spawn(write_until_stopped(db.url(), random.next(), stop.clone()));
-    let counts = inject_faults(&wellhead, proxy, random, seed).await;
+    let counts = inject_faults(db, &wellhead, proxy, random, seed).await;
     stop.store(true, Ordering::SeqCst);
     (wellhead, counts, writer.await.expect("writer"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn cuts_and_stalls_lose_and_repeat_nothing_in_jsonl() {
+async fn cuts_stalls_and_terminations_lose_and_repeat_nothing_in_jsonl() {
     let seed = writer::seed();
     println!("network faults (jsonl) seed {seed}; replay with WELLHEAD_TEST_SEED={seed}");
     let started = Instant::now();
@@ -163,11 +185,12 @@ async fn cuts_and_stalls_lose_and_repeat_nothing_in_jsonl() {
     assert!(counts.receive_timeouts >= FAULTS_PER_KIND, "seed {seed}: {counts:?}");
     assert!(counts.walsenders_ended > 0, "seed {seed}: a stalled walsender was ended: {counts:?}");
     println!(
-        "jsonl: {} cuts, {} stalls ({} receive timeouts, {} stale walsenders ended), {} transactions, {} changes, {:.1} s",
+        "jsonl: {} cuts, {} stalls ({} receive timeouts, {} stale walsenders ended), {} walsenders terminated, {} transactions, {} changes, {:.1} s",
         counts.cuts,
         counts.stalls,
         counts.receive_timeouts,
         counts.walsenders_ended,
+        counts.terminations,
         committed.len(),
         expected.len(),
         started.elapsed().as_secs_f64()
@@ -177,7 +200,7 @@ async fn cuts_and_stalls_lose_and_repeat_nothing_in_jsonl() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn cuts_and_stalls_lose_and_repeat_nothing_in_kafka() {
+async fn cuts_stalls_and_terminations_lose_and_repeat_nothing_in_kafka() {
     let seed = writer::seed();
     println!("network faults (kafka) seed {seed}; replay with WELLHEAD_TEST_SEED={seed}");
     let started = Instant::now();
@@ -201,11 +224,12 @@ async fn cuts_and_stalls_lose_and_repeat_nothing_in_kafka() {
     assert_each_change_once(seed, &seen, &expected);
     assert!(counts.receive_timeouts >= FAULTS_PER_KIND, "seed {seed}: {counts:?}");
     println!(
-        "kafka: {} cuts, {} stalls ({} receive timeouts, {} stale walsenders ended), {} transactions, {} changes, {} records, {:.1} s",
+        "kafka: {} cuts, {} stalls ({} receive timeouts, {} stale walsenders ended), {} walsenders terminated, {} transactions, {} changes, {} records, {:.1} s",
         counts.cuts,
         counts.stalls,
         counts.receive_timeouts,
         counts.walsenders_ended,
+        counts.terminations,
         committed.len(),
         expected.len(),
         seen.values().map(Vec::len).sum::<usize>(),

@@ -1,10 +1,11 @@
 //! PostgreSQL restarted under a streaming pipeline, fast and immediate (a crash), ten
-//! times: Wellhead reconnects each time (the server ending the copy stream at shutdown,
-//! catalog and slot queries failing while it starts, are failures a retry gets past)
-//! and the output holds every committed row once, in commit order.
+//! times, for the jsonl and the Kafka sink: Wellhead reconnects each time (the server
+//! ending the copy stream at shutdown, catalog and slot queries failing while it starts,
+//! are failures a retry gets past) and the output holds every committed row once, in
+//! commit order (Kafka: read by the independent raw-batch reader).
 //!
 //! ```text
-//!  round × 10: INSERT 5 transactions ──► own PostgreSQL 15 ──slot──► wellhead ──► out.jsonl
+//!  round × 10: INSERT 5 transactions ──► own PostgreSQL 15 ──slot──► wellhead ──► out.jsonl | Kafka
 //!              pg_ctl restart -m fast | immediate (while the pipeline streams them)
 //!  then: ids 1..=N, each once, in order; wellhead exits 0 on SIGINT
 //! ```
@@ -17,9 +18,11 @@ mod support;
 
 use std::time::Duration;
 
+use support::kafka::{AvroDecoder, KEEP_HISTORY, brokers, committed_view, create_kept_topics};
 use support::own_postgres::{OwnPostgres, RestartMode};
 use support::writer::{self, Random};
-use support::{Wellhead, connect, read_jsonl, wait_for};
+use support::{Wellhead, connect, free_port, read_jsonl, wait_for};
+use wellhead::kafka::committed_log::CommittedLogReader;
 
 const ROUNDS: usize = 10;
 const TRANSACTIONS_PER_ROUND: usize = 5;
@@ -32,12 +35,76 @@ const RESTART_DELAY_MAX: u64 = 300;
 /// starting) waits a second cap.
 const RESUME_TIMEOUT: Duration = Duration::from_secs(120);
 
+/// Where a run of the test writes, and how its output is read back.
+enum Output {
+    Jsonl,
+    Kafka { brokers: String, http: String },
+}
+
+impl Output {
+    /// The `[pipelines.sink]` section (and `[control]` for Kafka's registry).
+    fn sections(&self, dir: &std::path::Path, name: &str) -> String {
+        match self {
+            Output::Jsonl => format!("[pipelines.sink]\ntype = \"jsonl\"\ndir = \"{}\"\n", dir.join("out").display()),
+            Output::Kafka { brokers, http } => format!(
+                "[pipelines.sink]\ntype = \"kafka\"\nbrokers = \"{brokers}\"\ntopic_prefix = \"{name}\"\n\
+                 checkpoint_topic = \"{name}_checkpoints\"\n{KEEP_HISTORY}\n\n\
+                 [control]\nhttp = \"{http}\"\nregistry_dir = \"{}\"\nregistry_topic = \"{name}_schemas\"\n",
+                dir.join("registry").display()
+            ),
+        }
+    }
+
+    /// How many rows the output holds so far (cheap enough to poll: Wellhead's own reader of
+    /// the committed log for Kafka; the final check reads with the independent one).
+    fn count(&self, dir: &std::path::Path, name: &str) -> usize {
+        match self {
+            Output::Jsonl => read_jsonl(&dir.join("out").join(format!("{name}.jsonl"))).len(),
+            Output::Kafka { brokers, .. } => CommittedLogReader::connect(brokers)
+                .and_then(|mut reader| reader.read_partition(&format!("{name}.public.t"), 0))
+                .map_or(0, |log| log.committed.len()),
+        }
+    }
+
+    /// The ids of the rows in the output, in output order.
+    fn ids(&self, dir: &std::path::Path, name: &str) -> Vec<i64> {
+        match self {
+            Output::Jsonl => read_jsonl(&dir.join("out").join(format!("{name}.jsonl")))
+                .iter()
+                .map(|event| event["after"]["id"].as_i64().expect("after.id"))
+                .collect(),
+            Output::Kafka { brokers, http } => {
+                let mut decoder = AvroDecoder::new(http);
+                committed_view(brokers, &format!("{name}.public.t"))
+                    .iter()
+                    .map(|record| {
+                        decoder.decode(record.value.as_deref().expect("value"))["after"]["id"].as_i64().expect("id")
+                    })
+                    .collect()
+            }
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres_restarted_fast_and_immediate_loses_and_repeats_nothing() {
+async fn postgres_restarted_fast_and_immediate_loses_and_repeats_nothing_in_jsonl() {
+    restarts_lose_and_repeat_nothing(Output::Jsonl, "restarts").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_restarted_fast_and_immediate_loses_and_repeats_nothing_in_kafka() {
+    let name = format!("restarts_kafka_{}", std::process::id());
+    let brokers = brokers();
+    create_kept_topics(&brokers, &[format!("{name}_checkpoints"), format!("{name}_schemas")]).await;
+    let http = format!("127.0.0.1:{}", free_port());
+    restarts_lose_and_repeat_nothing(Output::Kafka { brokers, http }, &name).await;
+}
+
+async fn restarts_lose_and_repeat_nothing(output: Output, name: &str) {
     let seed = writer::seed();
     println!("server restart seed {seed}; replay with WELLHEAD_TEST_SEED={seed}");
     let mut random = Random(seed);
-    let dir = std::env::temp_dir().join("wellhead-tests").join(format!("server_restart_{}", std::process::id()));
+    let dir = std::env::temp_dir().join("wellhead-tests").join(format!("server_{name}_{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("test dir");
     let server = OwnPostgres::start(&dir.join("server"));
@@ -47,21 +114,19 @@ async fn postgres_restarted_fast_and_immediate_loses_and_repeats_nothing() {
     let client = connect(&server.url("shop")).await;
     client.batch_execute("CREATE TABLE t (id int PRIMARY KEY, v text)").await.expect("table");
 
-    let out = dir.join("out");
     let config = dir.join("wellhead.toml");
     std::fs::write(
         &config,
         format!(
-            "[[pipelines]]\nname = \"restarts\"\n\n[pipelines.source]\ntype = \"postgres\"\nurl = \"{url}\"\n\
+            "[[pipelines]]\nname = \"{name}\"\n\n[pipelines.source]\ntype = \"postgres\"\nurl = \"{url}\"\n\
              tables = [\"public.t\"]\nslot = \"restarts\"\npublication = \"restarts\"\n\n[pipelines.snapshot]\nmode = \"never\"\n\n\
-             [pipelines.sink]\ntype = \"jsonl\"\ndir = \"{out}\"\n\n[pipelines.checkpoint]\ndir = \"{state}\"\n",
+             [pipelines.checkpoint]\ndir = \"{state}\"\n\n{sections}",
             url = server.url("shop"),
-            out = out.display(),
             state = dir.join("state").display(),
+            sections = output.sections(&dir, name),
         ),
     )
     .expect("config");
-    let output = out.join("restarts.jsonl");
     let mut wellhead = Wellhead::start(&config);
     wellhead.wait_streaming().await;
 
@@ -100,17 +165,17 @@ async fn postgres_restarted_fast_and_immediate_loses_and_repeats_nothing() {
         if let Ok(Some(status)) = wellhead.child.try_wait() {
             panic!("seed {seed}: wellhead exited ({status}); log:\n{}", wellhead.log_text());
         }
-        read_jsonl(&output).len() >= rows
+        output.count(&dir, name) >= rows
     })
     .await;
     // A row written twice would show by now.
     tokio::time::sleep(Duration::from_millis(1_500)).await;
+    // Read while the registry the Kafka records' schemas come from still serves.
+    let ids = output.ids(&dir, name);
     wellhead.signal("INT");
     let log = wellhead.log_text();
     assert_eq!(wellhead.wait(Duration::from_secs(30)), Some(0), "seed {seed}: clean exit; log:\n{log}");
 
-    let ids: Vec<i64> =
-        read_jsonl(&output).iter().map(|event| event["after"]["id"].as_i64().expect("after.id")).collect();
     let expected: Vec<i64> = (1..=i64::try_from(rows).expect("rows")).collect();
     if ids != expected {
         let missing = expected.iter().filter(|id| !ids.contains(id)).count();

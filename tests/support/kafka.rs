@@ -51,10 +51,14 @@ pub const KEEP_HISTORY: &str = "topic_config = { \"cleanup.policy\" = \"delete\"
 /// would create them compacted: see [`KEEP_HISTORY`] for why nisshi's compaction must stay out
 /// of the tests (a registry event without its COMMIT marker would be lost).
 pub async fn create_state_topics(db: &TestDatabase, brokers: &str) {
+    create_kept_topics(brokers, &[checkpoint_topic(db), registry_topic(db)]).await;
+}
+
+/// Creates `topics` (one partition each) with `cleanup.policy=delete`; see [`create_state_topics`].
+pub async fn create_kept_topics(brokers: &str, topics: &[String]) {
     use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
     let admin: AdminClient<rdkafka::client::DefaultClientContext> =
         rdkafka::ClientConfig::new().set("bootstrap.servers", brokers).create().expect("admin client");
-    let topics = [checkpoint_topic(db), registry_topic(db)];
     let new_topics: Vec<NewTopic<'_>> = topics
         .iter()
         .map(|topic| NewTopic::new(topic, 1, TopicReplication::Fixed(1)).set("cleanup.policy", "delete"))
