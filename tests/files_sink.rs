@@ -289,3 +289,54 @@ async fn sigterm_with_open_files_finalises_them_and_confirms_the_slot() {
     println!("SIGTERM to exit with open files: {stopped_in:?}");
     db.drop().await;
 }
+
+/// Two pipelines writing into one `dir` keep to their own topics: the second's start leaves
+/// the first's open files alone, and a third that would write the first's topics there is
+/// refused at start, naming the directory and the prefix.
+#[tokio::test]
+async fn pipelines_sharing_a_directory_keep_their_own_files() {
+    let db = TestDatabase::create(Server::Pg15, "files_shared").await;
+    db.client.batch_execute("CREATE TABLE items (id int PRIMARY KEY)").await.expect("schema");
+    let first_config = write_files_config(&db, &["public.items"], &FilesConfig::default());
+    let text = std::fs::read_to_string(&first_config).expect("config");
+    let other = |suffix: &str, sink_line: &str| {
+        let name = format!("{}_{suffix}", db.name);
+        let text = text
+            .replace(&format!("\"{}\"", db.name), &format!("\"{name}\""))
+            .replace(
+                &db.dir.join("registry").display().to_string(),
+                &db.dir.join(format!("registry_{suffix}")).display().to_string(),
+            )
+            .replace("[pipelines.sink]\n", &format!("[pipelines.sink]\n{sink_line}"));
+        let path = db.dir.join(format!("{suffix}.toml"));
+        std::fs::write(&path, text).expect("config");
+        path
+    };
+    let mut first = Wellhead::start(&first_config);
+    first.wait_streaming().await;
+    db.client.batch_execute("INSERT INTO items SELECT generate_series(1, 100)").await.expect("insert");
+    let lake = lake_dir(&db);
+    let started = Instant::now();
+    while temporary_files(&lake).is_empty() {
+        assert!(started.elapsed() < Duration::from_secs(30), "the first pipeline opened no file");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let open_files = temporary_files(&lake);
+
+    let mut second = Wellhead::start(&other("second", ""));
+    second.wait_streaming().await;
+    assert_eq!(temporary_files(&lake), open_files, "the second pipeline's start left the first's open files alone");
+
+    let same_prefix = other("third", &format!("topic_prefix = \"{}\"\n", db.name));
+    let third =
+        support::run_wellhead(&["run", "--config", same_prefix.to_str().expect("path")], &[], Duration::from_secs(60));
+    assert_eq!(third.code, Some(1), "{third:#?}");
+    assert!(third.stderr.contains(&format!("writes the topics of prefix {}", db.name)), "{third:#?}");
+    assert_eq!(temporary_files(&lake), open_files, "the refused pipeline deleted nothing");
+
+    first.end(true, "first pipeline");
+    second.end(true, "second pipeline");
+    let ids: Vec<i64> = read_files(&lake).iter().map(|record| record.after["id"].as_i64().expect("id")).collect();
+    assert_eq!(ids, (1..=100).collect::<Vec<i64>>(), "the first pipeline's rows, each once, in its own topic");
+    db.drop().await;
+}

@@ -532,6 +532,22 @@ impl Config {
                 }
             }
         }
+        // Two files sinks writing one prefix's topics into one directory would take each
+        // other's files for their own (the second is refused at start by the directory's lock).
+        let mut outputs = std::collections::BTreeMap::new();
+        for pipeline in &self.pipelines {
+            if let (SinkConfig::Files { dir, .. }, Some(prefix)) = (&pipeline.sink, pipeline.topic_prefix())
+                && let Some(other) = outputs.insert((dir.clone(), prefix.to_owned()), pipeline.name.as_str())
+            {
+                return Err(ConfigError::Invalid {
+                    field: format!("pipelines ({other}, {}).sink", pipeline.name),
+                    rule: format!(
+                        "both write the topics of prefix {prefix} into {}; give one another dir or topic_prefix",
+                        dir.display()
+                    ),
+                });
+            }
+        }
         let mut names = std::collections::BTreeSet::new();
         for (index, pipeline) in self.pipelines.iter().enumerate() {
             let at = |key: &str| format!("pipelines[{index}] ({}).{key}", pipeline.name);
@@ -770,6 +786,11 @@ mod registry_storage_tests {
             let error = load(&files(bad), &[]).expect_err(bad).to_string();
             assert!(error.contains("sink.topic_prefix"), "{bad}: {error}");
         }
+        let second = files("shop").replace("name = \"p\"", "name = \"q\"").replace("slot = \"s\"", "slot = \"t\"");
+        let error = load(&format!("{}{second}", files("shop")), &[]).expect_err("one dir, one prefix").to_string();
+        assert!(error.contains("prefix shop into /tmp/l"), "{error}");
+        let own_prefix = second.replace("topic_prefix = \"shop\"", "topic_prefix = \"shop2\"");
+        load(&format!("{}{own_prefix}", files("shop")), &[]).expect("a prefix each");
         let both =
             format!("[control]\nregistry_password = \"a\"\nregistry_password_file = \"/nonexistent\"\n{PIPELINE}");
         assert!(load(&both, &[]).expect_err("two sources").to_string().contains("not both"));

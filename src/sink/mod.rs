@@ -49,6 +49,10 @@ pub enum SinkError {
     Shortened { path: String, found: u64, expected: u64 },
     #[error(transparent)]
     Checkpoint(#[from] CheckpointError),
+    #[error(
+        "another pipeline writes the topics of prefix {topic_prefix} into {dir} (it holds the directory's .{topic_prefix}.lock): give this pipeline another sink.dir or topic_prefix, or stop the other one"
+    )]
+    DirectoryInUse { dir: String, topic_prefix: String },
     #[error("output file {path} is named in the checkpoint but missing; it was removed outside Wellhead")]
     MissingFile { path: String },
     #[error("table {table}: {source}")]
@@ -91,6 +95,7 @@ impl Classify for SinkError {
             | SinkError::Shortened { .. }
             | SinkError::Checkpoint(_)
             | SinkError::MissingFile { .. }
+            | SinkError::DirectoryInUse { .. }
             | SinkError::Incompatible { .. }
             | SinkError::Encode { .. }
             | SinkError::Name { .. }

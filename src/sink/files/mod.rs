@@ -73,6 +73,8 @@ pub struct FilesSink {
     files: HashMap<TableName, OpenFile>,
     /// Dead-letter files, one per table that had rows refused (see `dead_letter`).
     dead_letters: HashMap<TableName, OpenFile>,
+    /// Held while the sink is open: the topics of its prefix in its directory are its own.
+    _lock: File,
     oldest_open: Option<Instant>,
     datum: Vec<u8>,
 }
@@ -90,6 +92,7 @@ impl FilesSink {
             move |source| SinkError::Io { path, source }
         };
         fs::create_dir_all(&settings.dir).map_err(io(&settings.dir))?;
+        let lock = lock_prefix(&settings)?;
         for rename in &resume_from.sink.pending_renames {
             if rename.from.exists() {
                 fs::rename(&rename.from, &rename.to).map_err(io(&rename.from))?;
@@ -98,10 +101,10 @@ impl FilesSink {
                 return Err(SinkError::MissingFile { path: rename.to.display().to_string() });
             }
         }
-        delete_unfinished_files(&settings.dir)?;
+        delete_unfinished_files(&settings.dir, &settings.topic_prefix)?;
         let dead_letter_dir = settings.dir.join(DEAD_LETTER_DIR);
         if dead_letter_dir.is_dir() {
-            delete_unfinished_files(&dead_letter_dir)?;
+            delete_unfinished_files(&dead_letter_dir, &settings.topic_prefix)?;
         }
         Ok(FilesSink {
             settings,
@@ -110,6 +113,7 @@ impl FilesSink {
             tables: HashMap::new(),
             files: HashMap::new(),
             dead_letters: HashMap::new(),
+            _lock: lock,
             oldest_open: None,
             datum: Vec::with_capacity(4096),
         })
@@ -248,16 +252,39 @@ impl FilesSink {
     }
 }
 
-/// Deletes the unfinished (`.tmp`) files in each topic directory under `dir`: their changes
-/// come again from the source.
-fn delete_unfinished_files(dir: &Path) -> Result<(), SinkError> {
+/// Takes `<dir>/.<topic_prefix>.lock` for as long as the sink is open: another pipeline, in
+/// this process or another, that writes topics of the same prefix into the same directory
+/// would delete this one's unfinished files at its start and mix their names.
+fn lock_prefix(settings: &FilesSettings) -> Result<File, SinkError> {
+    let path = settings.dir.join(format!(".{}.lock", settings.topic_prefix));
+    let io = |source| SinkError::Io { path: path.display().to_string(), source };
+    let file = fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path).map_err(io)?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(fs::TryLockError::WouldBlock) => Err(SinkError::DirectoryInUse {
+            dir: settings.dir.display().to_string(),
+            topic_prefix: settings.topic_prefix.clone(),
+        }),
+        Err(fs::TryLockError::Error(source)) => Err(io(source)),
+    }
+}
+
+/// Deletes the unfinished (`.tmp`) files in the directories of `topic_prefix`'s topics
+/// under `dir` (their changes come again from the source); other prefixes' are not this
+/// sink's.
+fn delete_unfinished_files(dir: &Path, topic_prefix: &str) -> Result<(), SinkError> {
     let io = |path: &Path| {
         let path = path.display().to_string();
         move |source| SinkError::Io { path, source }
     };
+    let own_topic = format!("{topic_prefix}.");
     for topic in fs::read_dir(dir).map_err(io(dir))? {
         let topic = topic.map_err(io(dir))?.path();
-        if !topic.is_dir() {
+        let is_own = topic.file_name().and_then(|name| name.to_str()).is_some_and(|name| {
+            // Table parts have no dots: `<prefix>.<part>.<part>` belongs to this prefix only.
+            name.strip_prefix(&own_topic).is_some_and(|parts| parts.matches('.').count() == 1)
+        });
+        if !topic.is_dir() || !is_own {
             continue;
         }
         for file in fs::read_dir(&topic).map_err(io(&topic))? {
