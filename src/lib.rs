@@ -14,6 +14,7 @@ pub mod config;
 pub mod control;
 pub mod durable;
 pub mod failure;
+pub mod health;
 pub mod kafka;
 pub mod pipeline;
 pub mod registry;

@@ -10,6 +10,7 @@ use crate::config::{Config, SinkConfig};
 use crate::control::RegistryDoor;
 use crate::control::http::{self, ControlState, HttpError};
 use crate::failure::{Classify as _, Definite, ErrorClass};
+use crate::health::PipelineState;
 use crate::pipeline::backoff::Backoff;
 use crate::pipeline::{PipelineError, run_pipeline};
 use crate::registry::SchemaRegistry;
@@ -85,6 +86,7 @@ pub async fn run_pipelines(config: Config) -> Result<(), RunError> {
             let timeout = std::time::Duration::from_millis(pipeline.registry.timeout_ms);
             SchemaRegistry::External(Arc::new(RegistryClient::new(&url, timeout)))
         };
+        metrics.health.set(&pipeline.name, PipelineState::Starting);
         pipelines.spawn(run_pipeline(pipeline, stopping.clone(), metrics.clone(), registry));
     }
     // One process never runs half alive: the first pipeline that fails for good stops the

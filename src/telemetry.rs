@@ -14,6 +14,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 use tracing_subscriber::EnvFilter;
 
+use crate::health::Health;
+
 /// Environment variable that sets the log filter.
 pub const LOG_FILTER_VARIABLE: &str = "WELLHEAD_LOG";
 
@@ -60,6 +62,8 @@ pub struct Metrics {
     pub reconnects: Family<PipelineLabel, Counter>,
     pub schema_changes: Family<TableLabels, Counter>,
     pub dead_letters: Family<TableLabels, Counter>,
+    /// What each pipeline is doing (`/health/ready`).
+    pub health: Health,
     registry: Arc<Registry>,
 }
 
@@ -74,6 +78,7 @@ impl Metrics {
             reconnects: Family::default(),
             schema_changes: Family::default(),
             dead_letters: Family::default(),
+            health: Health::default(),
             registry: Arc::new(Registry::default()),
         };
         registry.register(CHANGES_TOTAL, "Changes written durably by the sink", metrics.changes.clone());

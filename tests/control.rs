@@ -40,3 +40,48 @@ async fn health_and_metrics_are_served() {
     assert_eq!(wellhead.wait(Duration::from_secs(20)), Some(0));
     db.drop().await;
 }
+
+/// `/health/ready` is 200 only while every pipeline streams; a pipeline that cannot
+/// connect makes it 503, with each pipeline's state and the reason in the body.
+#[tokio::test]
+async fn readiness_tells_which_pipeline_streams_and_why_another_does_not() {
+    let db = TestDatabase::create(Server::Pg15, "ready").await;
+    db.client.batch_execute("CREATE TABLE items (id int PRIMARY KEY)").await.expect("schema");
+    let address = format!("127.0.0.1:{}", support::free_port());
+    let good = db.pipeline_toml(&db.name, &["public.items"]);
+    let closed_port = support::free_port();
+    let unreachable = db
+        .pipeline_toml("unreachable", &["public.items"])
+        .replace(&Server::Pg15.address(), &format!("127.0.0.1:{closed_port}"));
+    let config = db.dir.join("ready.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[control]\nhttp = \"{address}\"\nregistry_dir = \"{}\"\n\n{good}\n{unreachable}",
+            db.dir.join("registry").display()
+        ),
+    )
+    .expect("config");
+    let mut wellhead = Wellhead::start(&config);
+    wellhead.wait_streaming().await;
+
+    let (status, body) = http("GET", &address, "/health/live", None);
+    assert_eq!((status, body.as_str()), (200, "{\"status\":\"UP\"}"));
+    let mut ready = (0, String::new());
+    wait_for(Duration::from_secs(20), "the unreachable pipeline reconnecting", || {
+        ready = http("GET", &address, "/health/ready", None);
+        ready.1.contains("reconnecting")
+    })
+    .await;
+    assert_eq!(ready.0, 503, "{}", ready.1);
+    let body: serde_json::Value = serde_json::from_str(&ready.1).expect("JSON");
+    assert_eq!(body["status"], "DOWN");
+    assert_eq!(body["pipelines"][&db.name]["state"], "streaming", "{body}");
+    assert_eq!(body["pipelines"]["unreachable"]["state"], "reconnecting", "{body}");
+    assert!(
+        body["pipelines"]["unreachable"]["reason"].as_str().is_some_and(|r| r.contains(&closed_port.to_string())),
+        "{body}"
+    );
+    wellhead.end(true, "readiness");
+    db.drop().await;
+}

@@ -1,5 +1,7 @@
-//! The HTTP control address: `GET /health`, `GET /metrics` (Prometheus text),
-//! and the embedded schema registry's Confluent REST API.
+//! The HTTP control address: `GET /health` and `/health/live` (the process answers),
+//! `GET /health/ready` (every pipeline streams: 200, else 503; each pipeline's state
+//! and reason in the body), `GET /metrics` (Prometheus text), and the embedded schema
+//! registry's Confluent REST API.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -57,6 +59,8 @@ pub async fn serve(
 pub fn router(state: ControlState) -> Router {
     Router::new()
         .route("/health", get(health))
+        .route("/health/live", get(health))
+        .route("/health/ready", get(ready))
         .route("/metrics", get(metrics))
         .with_state(state.clone())
         .merge(super::registry_api::router(state.registry, state.registry_door))
@@ -64,6 +68,12 @@ pub fn router(state: ControlState) -> Router {
 
 async fn health() -> impl IntoResponse {
     (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], "{\"status\":\"UP\"}")
+}
+
+async fn ready(State(state): State<ControlState>) -> impl IntoResponse {
+    let readiness = state.metrics.health.readiness();
+    let status = if readiness.status == "UP" { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (status, [(header::CONTENT_TYPE, "application/json")], serde_json::to_string(&readiness).unwrap_or_default())
 }
 
 async fn metrics(State(state): State<ControlState>) -> impl IntoResponse {

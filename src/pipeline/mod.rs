@@ -25,6 +25,7 @@ use self::backoff::Backoff;
 use crate::batch::{AckReceiver, BatchLimits, Outlet, batch_queue};
 use crate::config::PipelineConfig;
 use crate::failure::{Definite, Failure, Transient};
+use crate::health::PipelineState;
 use crate::registry::SchemaRegistry;
 use crate::sink::{self, SinkError};
 use crate::source::{self, ChangeSource, SourceError};
@@ -60,14 +61,23 @@ pub async fn run_pipeline(
     loop {
         let started = Instant::now();
         let result = run_pipeline_once(config.clone(), shutdown.clone(), metrics.clone(), registry.clone()).await;
+        let stopped = |reason: String| metrics.health.set(&config.name, PipelineState::Stopped { reason });
         let error = match result {
-            Ok(()) => return Ok(()),
-            Err(Failure::Definite(definite)) => return Err(definite),
+            Ok(()) => {
+                stopped("stopped on request".into());
+                return Ok(());
+            }
+            Err(Failure::Definite(definite)) => {
+                stopped(definite.error.to_string());
+                return Err(definite);
+            }
             Err(Failure::Transient(Transient(error))) if *shutdown.borrow() => {
+                stopped(error.to_string());
                 return Err(Definite { error, hint: Some(FAILED_WHILE_STOPPING) });
             }
             Err(Failure::Transient(Transient(error))) => error,
         };
+        metrics.health.set(&config.name, PipelineState::Restarting { reason: error.to_string() });
         let delay = backoff.failed(started);
         tracing::warn!(%error, retry_in_ms = delay.as_millis() as u64, "Pipeline stopped; starting again from its last committed checkpoint.");
         tokio::select! {
@@ -156,6 +166,7 @@ async fn stream_with_reconnects(
             backoff.progressed();
         }
         let delay = backoff.failed(started);
+        metrics.health.set(pipeline, PipelineState::Reconnecting { reason: error.to_string() });
         tracing::warn!(%pipeline, %error, retry_in_ms = delay.as_millis() as u64, "Source interrupted; reconnecting.");
         metrics.reconnects.get_or_create(&PipelineLabel { pipeline: pipeline.to_owned() }).inc();
         tokio::select! {

@@ -51,6 +51,7 @@ use crate::batch::{AckReceiver, Outlet};
 use crate::checkpoint::{Checkpoint, CheckpointUpdate, TableState};
 use crate::config::{PipelineConfig, PostgresSourceConfig};
 use crate::failure::{Classify, ErrorClass};
+use crate::health::PipelineState;
 use crate::telemetry::{Metrics, PipelineLabel};
 
 /// Why the PostgreSQL source stopped.
@@ -308,6 +309,7 @@ impl PostgresSource {
         connection.start_copy_both(&command).await?;
         // The server starts at the later of the LSN asked for and the slot's confirmed one.
         tracing::info!(pipeline = %self.pipeline, slot = %self.config.slot, start_lsn = %start_lsn, protocol_version, "Streaming changes.");
+        self.metrics.health.set(&self.pipeline, PipelineState::Streaming);
 
         let mut catalog = TypeCatalog::default();
         let session = Session {
