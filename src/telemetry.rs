@@ -33,6 +33,22 @@ pub const SCHEMA_CHANGES_TOTAL: &str = "wellhead_schema_changes";
 /// `wellhead_dead_letters_total{pipeline, table}`: rows written to the dead-letter output.
 pub const DEAD_LETTERS_TOTAL: &str = "wellhead_dead_letters";
 
+/// `wellhead_source_lag_bytes{pipeline}`: WAL the server has shown beyond the position
+/// confirmed to it (PostgreSQL: server WAL end minus confirmed flush LSN).
+pub const SOURCE_LAG_BYTES: &str = "wellhead_source_lag_bytes";
+/// `wellhead_errors_total{pipeline, class}`: failures by class (`transient`, `definite`).
+pub const ERRORS_TOTAL: &str = "wellhead_errors";
+/// `wellhead_restarts_total{pipeline}`: pipeline restarts from the last checkpoint.
+pub const RESTARTS_TOTAL: &str = "wellhead_restarts";
+
+/// Labels of failure counts.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ErrorLabels {
+    pub pipeline: String,
+    /// `transient` or `definite`.
+    pub class: String,
+}
+
 /// Label of metrics about a whole pipeline.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct PipelineLabel {
@@ -62,6 +78,9 @@ pub struct Metrics {
     pub reconnects: Family<PipelineLabel, Counter>,
     pub schema_changes: Family<TableLabels, Counter>,
     pub dead_letters: Family<TableLabels, Counter>,
+    pub source_lag_bytes: Family<PipelineLabel, Gauge>,
+    pub errors: Family<ErrorLabels, Counter>,
+    pub restarts: Family<PipelineLabel, Counter>,
     /// What each pipeline is doing (`/health/ready`).
     pub health: Health,
     registry: Arc<Registry>,
@@ -78,6 +97,9 @@ impl Metrics {
             reconnects: Family::default(),
             schema_changes: Family::default(),
             dead_letters: Family::default(),
+            source_lag_bytes: Family::default(),
+            errors: Family::default(),
+            restarts: Family::default(),
             health: Health::default(),
             registry: Arc::new(Registry::default()),
         };
@@ -95,6 +117,13 @@ impl Metrics {
             "Rows the sink could not encode, written to its dead-letter output",
             metrics.dead_letters.clone(),
         );
+        registry.register(
+            SOURCE_LAG_BYTES,
+            "WAL the server has shown beyond the position confirmed to it",
+            metrics.source_lag_bytes.clone(),
+        );
+        registry.register(ERRORS_TOTAL, "Failures, by class (transient, definite)", metrics.errors.clone());
+        registry.register(RESTARTS_TOTAL, "Pipeline restarts from the last checkpoint", metrics.restarts.clone());
         Metrics { registry: Arc::new(registry), ..metrics }
     }
 
@@ -105,6 +134,17 @@ impl Metrics {
             text.clear();
         }
         text
+    }
+}
+
+impl Metrics {
+    /// Counts one failure of `pipeline`.
+    pub fn count_error(&self, pipeline: &str, class: crate::failure::ErrorClass) {
+        let class = match class {
+            crate::failure::ErrorClass::Transient => "transient",
+            crate::failure::ErrorClass::Definite => "definite",
+        };
+        self.errors.get_or_create(&ErrorLabels { pipeline: pipeline.to_owned(), class: class.to_owned() }).inc();
     }
 }
 

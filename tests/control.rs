@@ -82,6 +82,14 @@ async fn readiness_tells_which_pipeline_streams_and_why_another_does_not() {
         body["pipelines"]["unreachable"]["reason"].as_str().is_some_and(|r| r.contains(&closed_port.to_string())),
         "{body}"
     );
+    let errors = "wellhead_errors_total{pipeline=\"unreachable\",class=\"transient\"}".to_owned();
+    let lag = format!("wellhead_source_lag_bytes{{pipeline=\"{}\"}}", db.name);
+    // The lag is set at the session's first status update, a moment after it starts.
+    wait_for(Duration::from_secs(10), "the error count and the source lag in /metrics", || {
+        let metrics = http("GET", &address, "/metrics", None).1;
+        [&errors, &lag].iter().all(|name| metrics.lines().any(|line| line.starts_with(name.as_str())))
+    })
+    .await;
     wellhead.end(true, "readiness");
     db.drop().await;
 }

@@ -24,7 +24,7 @@ use tokio::sync::watch;
 use self::backoff::Backoff;
 use crate::batch::{AckReceiver, BatchLimits, Outlet, batch_queue};
 use crate::config::PipelineConfig;
-use crate::failure::{Definite, Failure, Transient};
+use crate::failure::{Definite, ErrorClass, Failure, Transient};
 use crate::health::PipelineState;
 use crate::registry::SchemaRegistry;
 use crate::sink::{self, SinkError};
@@ -68,6 +68,7 @@ pub async fn run_pipeline(
                 return Ok(());
             }
             Err(Failure::Definite(definite)) => {
+                metrics.count_error(&config.name, ErrorClass::Definite);
                 stopped(definite.error.to_string());
                 return Err(definite);
             }
@@ -78,6 +79,8 @@ pub async fn run_pipeline(
             Err(Failure::Transient(Transient(error))) => error,
         };
         metrics.health.set(&config.name, PipelineState::Restarting { reason: error.to_string() });
+        metrics.count_error(&config.name, ErrorClass::Transient);
+        metrics.restarts.get_or_create(&PipelineLabel { pipeline: config.name.clone() }).inc();
         let delay = backoff.failed(started);
         tracing::warn!(%error, retry_in_ms = delay.as_millis() as u64, "Pipeline stopped; starting again from its last committed checkpoint.");
         tokio::select! {
@@ -167,6 +170,7 @@ async fn stream_with_reconnects(
         }
         let delay = backoff.failed(started);
         metrics.health.set(pipeline, PipelineState::Reconnecting { reason: error.to_string() });
+        metrics.count_error(pipeline, ErrorClass::Transient);
         tracing::warn!(%pipeline, %error, retry_in_ms = delay.as_millis() as u64, "Source interrupted; reconnecting.");
         metrics.reconnects.get_or_create(&PipelineLabel { pipeline: pipeline.to_owned() }).inc();
         tokio::select! {

@@ -443,6 +443,8 @@ impl Session<'_> {
         // Only what the sink has made durable and checkpointed; never what was merely received,
         // and never beyond what this server has shown.
         let flushed = acknowledged_flush_lsn(&self.acks.borrow()).min(self.server_lsn);
+        let lag = self.server_lsn.0.saturating_sub(flushed.0);
+        self.metrics.source_lag_bytes.get_or_create(&self.pipeline_label).set(i64::try_from(lag).unwrap_or(i64::MAX));
         let update = StandbyStatusUpdate {
             written: state.received.max(flushed),
             flushed,
