@@ -17,6 +17,7 @@ use wellhead_schema::avro::{EncodeError, Problem};
 
 use super::SinkError;
 use super::json::{SourceInfo, write_envelope, write_string};
+use crate::config::UnencodablePolicy;
 use crate::telemetry::{Metrics, TableLabels};
 
 /// The Avro schema of the files sink's dead-letter files.
@@ -82,10 +83,26 @@ impl DeadLetter {
     }
 }
 
+/// The dead letter of `event` when `policy` routes such failures aside and `error` is about
+/// a value the row carries; `None`: the sink returns `error` (the pipeline stops).
+pub fn letter_for(
+    policy: UnencodablePolicy,
+    error: &SinkError,
+    event: &ChangeEvent,
+    topic: &str,
+    source: &SourceInfo,
+    now_ms: i64,
+) -> Option<DeadLetter> {
+    if policy != UnencodablePolicy::DeadLetter {
+        return None;
+    }
+    value_problem(error).map(|reason| DeadLetter::new(event, topic, reason, source, now_ms))
+}
+
 /// The encoding failure of `error` when it is about a value the row carries (which the
 /// dead-letter policy may route aside), not a mismatch between Wellhead's own schema
 /// and its row (a bug, which always stops the pipeline).
-pub fn value_problem(error: &SinkError) -> Option<&EncodeError> {
+fn value_problem(error: &SinkError) -> Option<&EncodeError> {
     let SinkError::Encode { source, .. } = error else { return None };
     match source.as_ref() {
         EncodeError::Column { problem, .. } => match problem {

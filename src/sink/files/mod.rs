@@ -27,7 +27,7 @@ use wellhead_schema::container::{Codec, ContainerWriter};
 
 use super::SinkError;
 use super::avro_table::TableOutput;
-use super::dead_letter::{self, DEAD_LETTER_DIR, DEAD_LETTER_SCHEMA, DeadLetter, announce_dead_letter};
+use super::dead_letter::{DEAD_LETTER_DIR, DEAD_LETTER_SCHEMA, announce_dead_letter, letter_for};
 use super::json::SourceInfo;
 use crate::checkpoint::{Checkpoint, CheckpointStore, PendingRename, SinkState};
 use crate::config::{FileCodec, RegistryConfig, UnencodablePolicy};
@@ -207,12 +207,10 @@ impl FilesSink {
         topic: &str,
         now_ms: i64,
     ) -> Result<(), SinkError> {
-        let reason = match (self.settings.on_unencodable, dead_letter::value_problem(&error)) {
-            (UnencodablePolicy::DeadLetter, Some(reason)) => reason,
-            _ => return Err(error),
+        let policy = self.settings.on_unencodable;
+        let Some(letter) = letter_for(policy, &error, event, topic, &self.settings.source_info, now_ms) else {
+            return Err(error);
         };
-        let letter = DeadLetter::new(event, topic, reason, &self.settings.source_info, now_ms);
-        announce_dead_letter(&self.settings.pipeline, &letter, &self.metrics);
         let file = match self.dead_letters.entry(event.schema.table.clone()) {
             std::collections::hash_map::Entry::Occupied(entry) => entry.into_mut(),
             std::collections::hash_map::Entry::Vacant(entry) => {
@@ -225,7 +223,9 @@ impl FilesSink {
         self.datum.clear();
         letter.to_avro(&mut self.datum);
         let path = file.temporary.display().to_string();
-        file.writer.append(&self.datum).map_err(|source| SinkError::Io { path, source })
+        file.writer.append(&self.datum).map_err(|source| SinkError::Io { path, source })?;
+        announce_dead_letter(&self.settings.pipeline, &letter, &self.metrics);
+        Ok(())
     }
 
     /// Finishes and fsyncs every open file, saves `covered` with the renames it implies,

@@ -37,10 +37,10 @@ use wellhead_schema::wire::write_header;
 use self::producer::SinkProducer;
 use super::SinkError;
 use super::avro_table::TableOutput;
-use super::dead_letter::{self, DeadLetter, announce_dead_letter};
+use super::dead_letter::{announce_dead_letter, letter_for};
 use super::json::SourceInfo;
 use crate::checkpoint::{self, Checkpoint};
-use crate::config::{KafkaDelivery, KafkaSinkConfig, RegistryConfig, UnencodablePolicy};
+use crate::config::{KafkaDelivery, KafkaSinkConfig, RegistryConfig};
 use crate::failure::ErrorClass;
 use crate::kafka::client::{self, FailureKind};
 use crate::kafka::committed_log::{CommittedLogError, CommittedLogReader};
@@ -187,13 +187,14 @@ impl KafkaSink {
     /// transaction) when the policy says so and the failure is about a value; otherwise
     /// returns `error`.
     fn dead_letter_or(&mut self, error: SinkError, event: &ChangeEvent, now_ms: i64) -> Result<(), SinkError> {
-        let reason = match (self.settings.config.on_unencodable, dead_letter::value_problem(&error)) {
-            (UnencodablePolicy::DeadLetter, Some(reason)) => reason,
-            _ => return Err(error),
+        let Some(table_topic) = self.tables.get(&event.schema.table).map(|table| table.output.topic().to_owned())
+        else {
+            return Err(error);
         };
-        let table_topic = self.tables.get(&event.schema.table).map(|table| table.output.topic().to_owned());
-        let table_topic = table_topic.ok_or_else(|| SinkError::Internal("table missing".into()))?;
-        let letter = DeadLetter::new(event, &table_topic, reason, &self.settings.source_info, now_ms);
+        let policy = self.settings.config.on_unencodable;
+        let Some(letter) = letter_for(policy, &error, event, &table_topic, &self.settings.source_info, now_ms) else {
+            return Err(error);
+        };
         let topic = self.settings.dead_letter_topic();
         self.topics.ensure(&topic, TopicKind::Table { keyed: false }).map_err(topic_error)?;
         self.begin_if_needed()?;
