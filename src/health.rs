@@ -17,6 +17,8 @@ use serde::Serialize;
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum PipelineState {
     Starting,
+    /// Copying the existing rows of its tables (ready: it is making progress).
+    Snapshotting,
     Streaming,
     /// The source lost its connection and connects again (a transient failure).
     Reconnecting {
@@ -54,7 +56,8 @@ impl Health {
     /// Whether every pipeline streams, with each one's state.
     pub fn readiness(&self) -> Readiness {
         let pipelines = self.states.lock().unwrap_or_else(PoisonError::into_inner).clone();
-        let ready = !pipelines.is_empty() && pipelines.values().all(|state| *state == PipelineState::Streaming);
+        let ready = !pipelines.is_empty()
+            && pipelines.values().all(|state| matches!(state, PipelineState::Streaming | PipelineState::Snapshotting));
         Readiness { status: if ready { "UP" } else { "DOWN" }, pipelines }
     }
 }

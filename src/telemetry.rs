@@ -40,6 +40,14 @@ pub const SOURCE_LAG_BYTES: &str = "wellhead_source_lag_bytes";
 pub const ERRORS_TOTAL: &str = "wellhead_errors";
 /// `wellhead_restarts_total{pipeline}`: pipeline restarts from the last checkpoint.
 pub const RESTARTS_TOTAL: &str = "wellhead_restarts";
+/// `wellhead_snapshot_rows_total{pipeline, table}`: rows a snapshot handed to the pipeline.
+pub const SNAPSHOT_ROWS_TOTAL: &str = "wellhead_snapshot_rows";
+/// `wellhead_snapshot_rows_estimated{pipeline, table}`: the server's row estimate
+/// (`pg_class.reltuples`) of a table when its snapshot started.
+pub const SNAPSHOT_ROWS_ESTIMATED: &str = "wellhead_snapshot_rows_estimated";
+/// `wellhead_snapshot_remaining_seconds{pipeline, table}`: time until a table's snapshot is
+/// expected to finish at its current rate (0 once it has).
+pub const SNAPSHOT_REMAINING_SECONDS: &str = "wellhead_snapshot_remaining_seconds";
 
 /// Labels of failure counts.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -81,6 +89,9 @@ pub struct Metrics {
     pub source_lag_bytes: Family<PipelineLabel, Gauge>,
     pub errors: Family<ErrorLabels, Counter>,
     pub restarts: Family<PipelineLabel, Counter>,
+    pub snapshot_rows: Family<TableLabels, Counter>,
+    pub snapshot_rows_estimated: Family<TableLabels, Gauge>,
+    pub snapshot_remaining_seconds: Family<TableLabels, Gauge>,
     /// What each pipeline is doing (`/health/ready`).
     pub health: Health,
     registry: Arc<Registry>,
@@ -100,6 +111,9 @@ impl Metrics {
             source_lag_bytes: Family::default(),
             errors: Family::default(),
             restarts: Family::default(),
+            snapshot_rows: Family::default(),
+            snapshot_rows_estimated: Family::default(),
+            snapshot_remaining_seconds: Family::default(),
             health: Health::default(),
             registry: Arc::new(Registry::default()),
         };
@@ -124,6 +138,17 @@ impl Metrics {
         );
         registry.register(ERRORS_TOTAL, "Failures, by class (transient, definite)", metrics.errors.clone());
         registry.register(RESTARTS_TOTAL, "Pipeline restarts from the last checkpoint", metrics.restarts.clone());
+        registry.register(SNAPSHOT_ROWS_TOTAL, "Rows a snapshot handed to the pipeline", metrics.snapshot_rows.clone());
+        registry.register(
+            SNAPSHOT_ROWS_ESTIMATED,
+            "The server's row estimate of a table being snapshotted",
+            metrics.snapshot_rows_estimated.clone(),
+        );
+        registry.register(
+            SNAPSHOT_REMAINING_SECONDS,
+            "Estimated seconds until a table's snapshot finishes",
+            metrics.snapshot_remaining_seconds.clone(),
+        );
         Metrics { registry: Arc::new(registry), ..metrics }
     }
 

@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::position::{
     BinlogPosition, FormatOnePositions, Lsn, LsnParseError, PgPosition, PgRecordPosition, Position, PositionMismatch,
-    RestartPoint, SourceOrigin,
+    RestartPoint, SnapshotPosition, SourceOrigin,
 };
 
 /// A table's identity: PostgreSQL schema (or MySQL database) and table name.

@@ -8,12 +8,14 @@
 //!                          │  tuple columns (text / binary bytes)
 //!                          ▼
 //!                      pgvalue (bytes + ColumnType → Value)  ──►  change (ChangeEvent, Row, Value)
+//!   COPY (FORMAT binary) bytes ──► pgcopy (snapshot tuples: binary field bytes, for pgvalue)
 //! ```
 //!
 //! No I/O, no async, no panics on input: every decoder returns an error that
 //! names what was malformed and where.
 
 pub mod change;
+pub mod pgcopy;
 pub mod pgoutput;
 pub mod pgvalue;
 pub mod position;

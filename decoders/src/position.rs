@@ -3,6 +3,7 @@
 //! ```text
 //!  PostgreSQL: commit LSN ─► place of the change in its transaction   (Position::Postgres)
 //!  binlog:     file ─► offset of the rows event ─► row in the event    (Position::Binlog)
+//!  snapshot:   the last log change before it ─► row among the snapshot's rows (Position::Snapshot)
 //!  restart:    the source's own restart point (flush LSN, binlog file + offset)
 //! ```
 //!
@@ -176,6 +177,39 @@ impl BinlogPosition {
     }
 }
 
+/// Where a row read by a snapshot sits: right after the last log change the pipeline
+/// accepted before it, so that it orders after every change the snapshot's read already
+/// reflects and before every change that follows.
+///
+/// Ordered by `(after, ordinal)` (no `after` first). The rows of one snapshot are numbered
+/// in the order they are handed to the pipeline, which differs from one run to the next
+/// (parallel readers): a snapshot resumes by its tables' progress in the checkpoint, not
+/// by these ordinals; they only keep the pipeline's positions increasing.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct SnapshotPosition {
+    /// The last log change accepted before this row; `None` before the first.
+    pub after: Option<Box<Position>>,
+    /// The row's place among the snapshot rows handed over after `after`, from 1.
+    pub ordinal: u64,
+    /// Where the snapshot was taken in the log, as a log position (PostgreSQL: the
+    /// consistent point as commit LSN and LSN, ordinal 0); what the envelope shows.
+    pub taken_at: Box<Position>,
+}
+
+impl SnapshotPosition {
+    /// Orders `whole` (this snapshot row) against a log change: before it unless the log
+    /// change is at or before `after`.
+    fn compare_with_log(&self, whole: &Position, log: &Position) -> Result<Ordering, PositionMismatch> {
+        if whole.kind() != log.kind() {
+            return Err(PositionMismatch::new(whole, log));
+        }
+        match &self.after {
+            Some(after) if log.compare(after)?.is_le() => Ok(Ordering::Greater),
+            _ => Ok(Ordering::Less),
+        }
+    }
+}
+
 /// The position of a change in its source's log; ordered within one kind of source.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "source", rename_all = "snake_case")]
@@ -186,6 +220,8 @@ pub enum Position {
     PostgresRecord(PgRecordPosition),
     /// A MySQL/MariaDB binlog position.
     Binlog(BinlogPosition),
+    /// A row read by a snapshot (see [`SnapshotPosition`]).
+    Snapshot(SnapshotPosition),
 }
 
 /// Comparing positions from different kinds of source is a mistake of the caller.
@@ -205,7 +241,7 @@ impl PositionMismatch {
 impl Position {
     /// Orders two positions of the same source kind.
     pub fn compare(&self, other: &Position) -> Result<Ordering, PositionMismatch> {
-        use Position::{Binlog, Postgres, PostgresRecord};
+        use Position::{Binlog, Postgres, PostgresRecord, Snapshot};
         match (self, other) {
             (Postgres(left), Postgres(right)) => Ok(left.cmp(right)),
             (Postgres(left), PostgresRecord(right)) => {
@@ -218,7 +254,38 @@ impl Position {
                 Ok((left.commit_lsn, left.lsn).cmp(&(right.commit_lsn, right.lsn)))
             }
             (Binlog(left), Binlog(right)) => Ok(left.key().cmp(&right.key())),
+            (Snapshot(left), Snapshot(right)) => {
+                if self.kind() != other.kind() {
+                    return Err(PositionMismatch::new(self, other));
+                }
+                let by_after = match (&left.after, &right.after) {
+                    (None, None) => Ordering::Equal,
+                    (None, Some(_)) => Ordering::Less,
+                    (Some(_), None) => Ordering::Greater,
+                    (Some(left_after), Some(right_after)) => left_after.compare(right_after)?,
+                };
+                Ok(by_after.then(left.ordinal.cmp(&right.ordinal)))
+            }
+            (Snapshot(snapshot), log) => snapshot.compare_with_log(self, log),
+            (log, Snapshot(snapshot)) => snapshot.compare_with_log(other, log).map(Ordering::reverse),
             _ => Err(PositionMismatch::new(self, other)),
+        }
+    }
+
+    /// The kind of source a position comes from (a snapshot row: that of where it was taken).
+    fn kind(&self) -> &'static str {
+        match self {
+            Position::Postgres(_) | Position::PostgresRecord(_) => "postgres",
+            Position::Binlog(_) => "binlog",
+            Position::Snapshot(snapshot) => snapshot.taken_at.kind(),
+        }
+    }
+
+    /// The log position the envelope shows: a snapshot row's is where the snapshot was taken.
+    pub fn log_position(&self) -> &Position {
+        match self {
+            Position::Snapshot(snapshot) => &snapshot.taken_at,
+            log => log,
         }
     }
 
@@ -231,6 +298,12 @@ impl Position {
             Position::PostgresRecord(position) => format!("{:016X}-r{:016X}", position.commit_lsn.0, position.lsn.0),
             Position::Binlog(position) => {
                 format!("{:010}-{:016X}-{:08X}", position.file_sequence, position.event_offset, position.row_index)
+            }
+            // '+' sorts before every character of a log position's name and after its end, so a
+            // snapshot row's name falls between its `after` and the next log position's.
+            Position::Snapshot(snapshot) => {
+                let after = snapshot.after.as_ref().map(|after| after.sortable_name()).unwrap_or_default();
+                format!("{after}+s{:016X}", snapshot.ordinal)
             }
         }
     }
@@ -245,6 +318,13 @@ impl fmt::Display for Position {
                 write!(f, "binlog:{}:{}#{}", position.file, position.event_offset, position.row_index)?;
                 match &position.gtid {
                     Some(gtid) => write!(f, " ({gtid})"),
+                    None => Ok(()),
+                }
+            }
+            Position::Snapshot(snapshot) => {
+                write!(f, "snapshot row {} taken at {}", snapshot.ordinal, snapshot.taken_at)?;
+                match &snapshot.after {
+                    Some(after) => write!(f, ", after {after}"),
                     None => Ok(()),
                 }
             }
@@ -353,6 +433,53 @@ mod tests {
         assert!(postgres.covers(&file).is_err());
         assert_eq!(postgres.covers(&RestartPoint::Postgres { flush_lsn: Lsn(4) }), Ok(true));
         assert_eq!(postgres.covers(&RestartPoint::Postgres { flush_lsn: Lsn(6) }), Ok(false));
+    }
+
+    fn snapshot_row(after: Option<Position>, ordinal: u64) -> Position {
+        Position::Snapshot(SnapshotPosition {
+            after: after.map(Box::new),
+            ordinal,
+            taken_at: Box::new(change(500, 0, 500)),
+        })
+    }
+
+    #[test]
+    fn snapshot_rows_sit_between_the_log_change_before_them_and_the_next() {
+        let first = snapshot_row(None, 1);
+        let second = snapshot_row(None, 2);
+        assert_eq!(first.compare(&second), Ok(Ordering::Less));
+        // Before any log change when nothing came before them.
+        assert_eq!(second.compare(&change(1, 1, 1)), Ok(Ordering::Less));
+        assert_eq!(change(1, 1, 1).compare(&second), Ok(Ordering::Greater));
+        // After the change they follow, and before the next one.
+        let after = snapshot_row(Some(change(700, 3, 690)), 1);
+        assert_eq!(after.compare(&change(700, 3, 690)), Ok(Ordering::Greater));
+        assert_eq!(after.compare(&change(600, 9, 600)), Ok(Ordering::Greater));
+        assert_eq!(after.compare(&change(700, 4, 695)), Ok(Ordering::Less));
+        assert_eq!(after.compare(&second), Ok(Ordering::Greater));
+        // File names sort the same way.
+        let mut names: Vec<String> =
+            [change(700, 4, 695), after.clone(), change(700, 3, 690), second.clone(), first.clone(), change(1, 1, 1)]
+                .iter()
+                .map(Position::sortable_name)
+                .collect();
+        names.sort();
+        let expected: Vec<String> = [first, second, change(1, 1, 1), change(700, 3, 690), after, change(700, 4, 695)]
+            .iter()
+            .map(Position::sortable_name)
+            .collect();
+        assert_eq!(names, expected);
+        // A snapshot of one kind of source does not compare with another's changes.
+        let binlog = Position::Binlog(BinlogPosition {
+            file_sequence: 1,
+            event_offset: 4,
+            row_index: 0,
+            file: "b.000001".into(),
+            gtid: None,
+        });
+        assert!(snapshot_row(None, 1).compare(&binlog).is_err());
+        assert!(binlog.compare(&snapshot_row(None, 1)).is_err());
+        assert_eq!(snapshot_row(None, 1).log_position(), &change(500, 0, 500));
     }
 
     #[test]

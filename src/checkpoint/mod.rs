@@ -54,13 +54,13 @@ pub struct TableProgress {
 pub enum TableState {
     /// Known to the pipeline, waiting for its snapshot; set by the snapshot planner.
     Queued,
-    /// Its rows are being copied; set by the snapshot reader after each durable chunk.
+    /// Its rows are being copied; set by the snapshot coordinator with each batch of rows,
+    /// so that the progress becomes durable with exactly the rows it counts.
     Snapshotting {
-        /// Chunks copied and durable.
-        chunks_done: u64,
         /// Rows copied and durable.
         rows_done: u64,
-        /// The key the next chunk starts after, as the snapshot reader encodes it.
+        /// The copy order key (the table's key columns, or `ctid` without one) of the
+        /// last row durable, as the snapshot reader encodes it; `None` before the first.
         resume_after: Option<String>,
     },
     /// Its changes are streamed; set by the source once it captures the table.

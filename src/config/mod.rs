@@ -34,8 +34,10 @@ pub const DEFAULT_BATCH_EVENTS: usize = 4096;
 /// source has nothing more ready, at most once per 5 ms (so an idle-ish stream is written
 /// at once, and a busy one in batches of a few milliseconds; see `batch::builder`).
 pub const DEFAULT_BATCH_MILLIS: u64 = 0;
-/// Default snapshot parallelism.
-pub const DEFAULT_SNAPSHOT_WORKERS: usize = 1;
+/// Snapshot parallelism when `snapshot.workers` is not set: one reader per core.
+fn default_snapshot_workers() -> usize {
+    std::thread::available_parallelism().map(usize::from).unwrap_or(1)
+}
 /// Prefix of environment variables that override configuration keys.
 pub const ENV_PREFIX: &str = "WELLHEAD_";
 
@@ -275,19 +277,15 @@ pub struct SnapshotConfig {
     /// Snapshot policy.
     #[serde(default)]
     pub mode: SnapshotMode,
-    /// Parallel readers.
+    /// Parallel readers (connections that copy tables at once); default: the number of cores.
     #[serde(default = "default_snapshot_workers")]
     pub workers: usize,
 }
 
 impl Default for SnapshotConfig {
     fn default() -> Self {
-        SnapshotConfig { mode: SnapshotMode::default(), workers: DEFAULT_SNAPSHOT_WORKERS }
+        SnapshotConfig { mode: SnapshotMode::default(), workers: default_snapshot_workers() }
     }
-}
-
-fn default_snapshot_workers() -> usize {
-    DEFAULT_SNAPSHOT_WORKERS
 }
 
 /// Where changes are written.
@@ -640,10 +638,10 @@ impl Config {
                     "must be \"embedded\" or the http(s) URL of a Confluent-compatible registry",
                 ));
             }
-            if pipeline.snapshot.mode != SnapshotMode::Never {
+            if matches!(pipeline.snapshot.mode, SnapshotMode::InitialOnly | SnapshotMode::WhenNeeded) {
                 return Err(invalid(
                     at("snapshot.mode"),
-                    "initial snapshots are not available in this version yet; set mode = \"never\" (changes are streamed from the moment the slot is created)",
+                    "initial_only and when_needed are not available in this version yet; use \"initial\" (snapshot, then stream) or \"never\"",
                 ));
             }
             if pipeline.snapshot.workers == 0 {

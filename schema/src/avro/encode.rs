@@ -163,7 +163,7 @@ impl EnvelopeEncoder {
         write_bool(out, event.snapshot);
         write_string(out, &source.db);
         out.extend_from_slice(&self.source_table);
-        match (self.source, &event.position) {
+        match (self.source, event.position.log_position()) {
             (SourceKind::Postgres, Position::Postgres(position)) => {
                 let txid = event.transaction.as_ref().and_then(|transaction| transaction.id.parse::<i64>().ok());
                 write_optional_long(out, txid);
@@ -189,6 +189,13 @@ impl EnvelopeEncoder {
                     table: self.table.clone(),
                     position: "PostgreSQL",
                     source_kind: SourceKind::Mysql.connector(),
+                });
+            }
+            (_, Position::Snapshot(_)) => {
+                return Err(EncodeError::PositionMismatch {
+                    table: self.table.clone(),
+                    position: "snapshot within a snapshot",
+                    source_kind: self.source.connector(),
                 });
             }
             (SourceKind::Postgres, Position::Binlog(_)) => {

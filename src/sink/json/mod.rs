@@ -48,7 +48,7 @@ pub fn write_envelope(out: &mut String, event: &ChangeEvent, source: &SourceInfo
     out.push_str(",\"table\":");
     write_string(out, &event.schema.table.name);
     let _ = write!(out, ",\"snapshot\":{},\"ts_ms\":{}", event.snapshot, event.commit_time_micros.div_euclid(1000));
-    match &event.position {
+    match event.position.log_position() {
         Position::Postgres(position) => {
             let _ = write!(
                 out,
@@ -69,6 +69,8 @@ pub fn write_envelope(out: &mut String, event: &ChangeEvent, source: &SourceInfo
                 None => out.push_str("null"),
             }
         }
+        // A snapshot row's log position is where the snapshot was taken, never another snapshot row.
+        Position::Snapshot(_) => {}
     }
     match &event.transaction {
         Some(transaction) => {

@@ -22,16 +22,17 @@ pub mod params;
 pub mod prerequisites;
 pub mod relations;
 pub mod slot;
+pub mod snapshot;
 pub mod spill;
 pub mod sql;
 pub mod stream;
 pub mod tls;
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use tokio::sync::watch;
-use wellhead_decoders::change::{Lsn, PositionMismatch, RestartPoint, SourceOrigin, TableName};
+use wellhead_decoders::change::{Lsn, PgPosition, Position, PositionMismatch, RestartPoint, SourceOrigin, TableName};
 use wellhead_decoders::pgoutput::PgOutputError;
 
 use self::catalog::{CatalogError, TypeCatalog};
@@ -42,14 +43,16 @@ use self::params::{ConnectionParams, ParamsError};
 use self::prerequisites::{Severity, check_prerequisites};
 use self::relations::RelationMap;
 use self::slot::{
-    SlotError, check_slot_usable, create_slot, end_stale_walsender, ensure_publication, find_slot, quote_identifier,
-    resolve_tables,
+    CreatedSlot, NewSlot, SlotError, check_slot_usable, create_slot, end_stale_walsender, ensure_publication,
+    find_slot, quote_identifier, resolve_tables,
 };
+use self::snapshot::{CopyContext, CopyEnd, SnapshotError, SnapshotReader, SnapshotTable, TableCopy, copy_tables};
 use self::spill::{SpillError, SpillStore};
-use self::stream::{Session, acknowledged_flush_lsn};
+use self::stream::{Session, SessionEnd, acknowledged_flush_lsn};
 use crate::batch::{AckReceiver, Outlet};
 use crate::checkpoint::{Checkpoint, CheckpointUpdate, TableState};
-use crate::config::{PipelineConfig, PostgresSourceConfig};
+use crate::clock;
+use crate::config::{PipelineConfig, PostgresSourceConfig, SnapshotConfig, SnapshotMode};
 use crate::failure::{Classify, ErrorClass};
 use crate::health::PipelineState;
 use crate::telemetry::{Metrics, PipelineLabel};
@@ -75,6 +78,8 @@ pub enum SourceError {
     Codec(#[from] CodecError),
     #[error("{0}")]
     Spill(#[from] SpillError),
+    #[error("snapshot: {0}")]
+    Snapshot(#[from] SnapshotError),
     #[error("replication protocol: {0}")]
     Protocol(String),
     #[error("{0}")]
@@ -103,6 +108,7 @@ impl Classify for SourceError {
             | SourceError::Catalog(CatalogError::Query { class, .. })
             | SourceError::SqlConnect { class, .. } => *class,
             SourceError::StreamEnded | SourceError::ReceiveTimeout { .. } => ErrorClass::Transient,
+            SourceError::Snapshot(error) => error.class(),
             SourceError::Params(_)
             | SourceError::Slot(_)
             | SourceError::Identity(_)
@@ -145,10 +151,15 @@ pub struct PostgresSource {
     origin: Option<SourceOrigin>,
     /// True once the pipeline has streamed (its slot must exist from then on).
     started_before: bool,
-    /// Tables the checkpoint already records as streaming.
-    streaming_tables: BTreeSet<TableName>,
+    /// Each table's lifecycle state as the checkpoint recorded it, or this process since.
+    table_states: BTreeMap<TableName, TableState>,
+    snapshot: SnapshotConfig,
+    /// Bytes snapshot readers may hold before the pipeline's queue takes their rows.
+    snapshot_memory: usize,
     /// The server process of this source's last replication connection.
     previous_walsender: Option<i32>,
+    /// `server_version_num` of the server, as of the latest connection.
+    server_version_num: u32,
 }
 
 impl PostgresSource {
@@ -169,20 +180,24 @@ impl PostgresSource {
             started_before: resume_from.origin.is_some()
                 || resume_from.restart_point.is_some()
                 || resume_from.last_written.is_some(),
-            streaming_tables: resume_from
+            table_states: resume_from
                 .tables
                 .iter()
-                .filter(|progress| progress.state == TableState::Streaming)
-                .map(|progress| progress.table.clone())
+                .map(|progress| (progress.table.clone(), progress.state.clone()))
                 .collect(),
+            snapshot: pipeline.snapshot.clone(),
+            snapshot_memory: usize::try_from(pipeline.buffer.max_bytes / 4).unwrap_or(usize::MAX),
             previous_walsender: None,
+            server_version_num: 0,
         }
     }
 
     /// Checks the server and slot against the checkpoint (and creates the slot at the first
     /// start); records the origin. Returns the server's identity and where the server will
     /// start sending: the acknowledged LSN, or the slot's own start when that is later (a
-    /// slot just created, or one confirmed beyond the checkpoint over an accepted gap).
+    /// slot just created, or one confirmed beyond the checkpoint over an accepted gap). A slot
+    /// created with `export_snapshot` comes back too: its snapshot is importable until
+    /// `connection` runs its next command.
     async fn prepare_slot(
         &mut self,
         params: &ConnectionParams,
@@ -190,8 +205,8 @@ impl PostgresSource {
         connection: &mut ReplicationConnection,
         outlet: &mut Outlet,
         acknowledged: Lsn,
-        server_version_num: u32,
-    ) -> Result<(ServerIdentity, Lsn), SourceError> {
+        slot_kind: NewSlot,
+    ) -> Result<(ServerIdentity, Lsn, Option<CreatedSlot>), SourceError> {
         let server = identify_system(connection).await?;
         let restart_lsn = match outlet.queued_restart_point() {
             Some(RestartPoint::Postgres { flush_lsn }) => Some((*flush_lsn).max(acknowledged)),
@@ -217,10 +232,12 @@ impl PostgresSource {
             _ => None,
         };
         let mut slot_start = confirmed.flatten();
+        let mut exported = None;
         if decision == SlotDecision::Create {
-            let created = create_slot(connection, &self.config.slot, false, server_version_num).await?;
+            let created = create_slot(connection, &self.config.slot, slot_kind, self.server_version_num).await?;
             consistent_point = Some(created.consistent_point);
             slot_start = Some(created.consistent_point);
+            exported = (slot_kind == NewSlot::ExportingSnapshot).then_some(created);
         }
         let origin = SourceOrigin::Postgres {
             system_identifier: server.system_identifier.clone(),
@@ -234,7 +251,7 @@ impl PostgresSource {
             self.origin = Some(origin);
         }
         self.started_before = true;
-        Ok((server, acknowledged.max(slot_start.unwrap_or(Lsn::ZERO))))
+        Ok((server, acknowledged.max(slot_start.unwrap_or(Lsn::ZERO)), exported))
     }
 
     async fn run_session(
@@ -273,7 +290,7 @@ impl PostgresSource {
 
         let mut connection = ReplicationConnection::connect(params).await?;
         self.previous_walsender = connection.backend_pid();
-        let server_version_num: u32 = client
+        self.server_version_num = client
             .query_one("SELECT current_setting('server_version_num')::int", &[])
             .await
             .map(|row| row.get::<_, i32>(0))
@@ -285,15 +302,143 @@ impl PostgresSource {
             .try_into()
             .unwrap_or(0);
         let acknowledged = acknowledged_flush_lsn(&acks.borrow());
-        let (server, start_lsn) =
-            self.prepare_slot(params, &client, &mut connection, outlet, acknowledged, server_version_num).await?;
+        let to_copy = self.tables_to_copy(&tables, outlet);
+        let slot_kind = if to_copy.is_empty() { NewSlot::Plain } else { NewSlot::ExportingSnapshot };
+        let (server, start_lsn, exported) =
+            self.prepare_slot(params, &client, &mut connection, outlet, acknowledged, slot_kind).await?;
+        let protocol_version = protocol_version_for(self.server_version_num);
+        let stream = StreamStart { server, protocol_version, start_lsn, receive_timeout: params.receive_timeout };
+        let mut ends = PipelineEnds { outlet, acks, shutdown };
+        if !to_copy.is_empty() {
+            let exporter = Exporter { connection, created: exported };
+            let copied = self.snapshot(params, &client, exporter, to_copy, &stream, &mut ends).await?;
+            if copied == CopyEnd::Stopped {
+                return Ok(());
+            }
+            connection = ReplicationConnection::connect(params).await?;
+            self.previous_walsender = connection.backend_pid();
+        }
+        self.stream_changes(&client, connection, &stream, None, &mut ends).await.map(|_ended| ())
+    }
+
+    /// The tables whose rows are to be copied before their changes are streamed: those the
+    /// checkpoint has queued or left half copied, and (unless snapshots are off) those it
+    /// does not know yet. Every other table is recorded as streaming.
+    fn tables_to_copy(&mut self, tables: &[TableName], outlet: &mut Outlet) -> Vec<TableName> {
+        let mut to_copy = Vec::new();
         for table in tables {
-            if !self.streaming_tables.contains(&table) {
+            let copy = match self.table_states.get(table) {
+                Some(TableState::Streaming | TableState::Errored { .. }) => false,
+                Some(TableState::Queued | TableState::Snapshotting { .. }) | None => {
+                    self.snapshot.mode != SnapshotMode::Never
+                }
+            };
+            if copy {
+                to_copy.push(table.clone());
+            } else if !self.table_states.contains_key(table)
+                || matches!(self.table_states.get(table), Some(TableState::Queued | TableState::Snapshotting { .. }))
+            {
+                if self.table_states.contains_key(table) {
+                    tracing::warn!(pipeline = %self.pipeline, %table, "snapshot.mode is \"never\": the copy of this table's rows is abandoned; only its changes are streamed from here.");
+                }
                 outlet.update_checkpoint(CheckpointUpdate::Table(table.clone(), TableState::Streaming));
-                self.streaming_tables.insert(table);
+                self.table_states.insert(table.clone(), TableState::Streaming);
             }
         }
-        let protocol_version = protocol_version_for(server_version_num);
+        to_copy
+    }
+
+    /// Copies `tables` in a snapshot consistent with the stream: the one exported by the slot
+    /// just created, or else one exported by a temporary slot, after the stream has caught up
+    /// to that snapshot's consistent point.
+    async fn snapshot(
+        &mut self,
+        params: &ConnectionParams,
+        client: &tokio_postgres::Client,
+        exporter: Exporter,
+        tables: Vec<TableName>,
+        stream: &StreamStart,
+        ends: &mut PipelineEnds<'_>,
+    ) -> Result<CopyEnd, SourceError> {
+        self.metrics.health.set(&self.pipeline, PipelineState::Snapshotting);
+        let catch_up = exporter.created.is_none();
+        let (exporter, created) = match exporter.created {
+            Some(created) => (exporter.connection, created),
+            None => {
+                drop(exporter.connection);
+                let mut exporter = ReplicationConnection::connect(params).await?;
+                let name = format!("wellhead_snapshot_{}", exporter.backend_pid().unwrap_or_default());
+                tracing::info!(pipeline = %self.pipeline, "Exporting a snapshot with a temporary slot (it waits for transactions running on the server to end).");
+                let created =
+                    create_slot(&mut exporter, &name, NewSlot::TemporaryForSnapshot, self.server_version_num).await?;
+                (exporter, created)
+            }
+        };
+        let snapshot_name = created
+            .snapshot_name
+            .clone()
+            .ok_or_else(|| SourceError::Protocol("CREATE_REPLICATION_SLOT exported no snapshot".into()))?;
+        let mut catalog = TypeCatalog::default();
+        let mut copies = Vec::with_capacity(tables.len());
+        for table in tables {
+            let (rows_done, resume_after) = match self.table_states.get(&table) {
+                Some(TableState::Snapshotting { rows_done, resume_after }) => (*rows_done, resume_after.clone()),
+                _ => (0, None),
+            };
+            let table = SnapshotTable::describe(client, &mut catalog, &table).await?;
+            copies.push(TableCopy { table, rows_done, resume_after });
+        }
+        let mut readers = Vec::new();
+        for _ in 0..self.snapshot.workers.min(copies.len()).max(1) {
+            readers.push(SnapshotReader::import(params, &snapshot_name).await?);
+        }
+        // The readers hold the snapshot now; a temporary slot goes with its connection.
+        drop(exporter);
+        let consistent_point = created.consistent_point;
+        tracing::info!(pipeline = %self.pipeline, %consistent_point, tables = copies.len(), readers = readers.len(), "Snapshot taken.");
+        if catch_up {
+            let connection = ReplicationConnection::connect(params).await?;
+            self.previous_walsender = connection.backend_pid();
+            tracing::info!(pipeline = %self.pipeline, up_to = %consistent_point, "Streaming up to the snapshot's consistent point before copying.");
+            let ended = self.stream_changes(client, connection, stream, Some(consistent_point), ends).await?;
+            if ended == SessionEnd::Shutdown {
+                return Ok(CopyEnd::Stopped);
+            }
+            self.metrics.health.set(&self.pipeline, PipelineState::Snapshotting);
+        }
+        let context = CopyContext {
+            pipeline: &self.pipeline,
+            taken_at: Position::Postgres(PgPosition {
+                commit_lsn: consistent_point,
+                change_ordinal: 0,
+                lsn: consistent_point,
+            }),
+            taken_at_micros: clock::unix_micros_now(),
+            memory_bytes: self.snapshot_memory,
+            metrics: &self.metrics,
+        };
+        let table_names: Vec<TableName> = copies.iter().map(|copy| copy.table.schema.table.clone()).collect();
+        let ended = copy_tables(context, copies, readers, ends.outlet, ends.shutdown).await?;
+        if ended == CopyEnd::Complete {
+            for table in table_names {
+                self.table_states.insert(table, TableState::Streaming);
+            }
+        }
+        Ok(ended)
+    }
+
+    /// Streams changes from the slot on `connection` until shutdown or `stop_at` (see
+    /// [`Session::stop_at`]).
+    async fn stream_changes(
+        &mut self,
+        client: &tokio_postgres::Client,
+        mut connection: ReplicationConnection,
+        stream: &StreamStart,
+        stop_at: Option<Lsn>,
+        ends: &mut PipelineEnds<'_>,
+    ) -> Result<SessionEnd, SourceError> {
+        let protocol_version = stream.protocol_version;
+        let acknowledged = acknowledged_flush_lsn(&ends.acks.borrow());
         let mut options = vec![
             format!("proto_version '{protocol_version}'"),
             format!("publication_names '{}'", quote_identifier(&self.config.publication).replace('\'', "''")),
@@ -308,27 +453,54 @@ impl PostgresSource {
         );
         connection.start_copy_both(&command).await?;
         // The server starts at the later of the LSN asked for and the slot's confirmed one.
-        tracing::info!(pipeline = %self.pipeline, slot = %self.config.slot, start_lsn = %start_lsn, protocol_version, "Streaming changes.");
-        self.metrics.health.set(&self.pipeline, PipelineState::Streaming);
-
+        let start_lsn = stream.start_lsn.max(acknowledged);
+        if stop_at.is_none() {
+            tracing::info!(pipeline = %self.pipeline, slot = %self.config.slot, start_lsn = %start_lsn, protocol_version, "Streaming changes.");
+            self.metrics.health.set(&self.pipeline, PipelineState::Streaming);
+        }
         let mut catalog = TypeCatalog::default();
         let session = Session {
             connection,
-            client: &client,
+            client,
             catalog: &mut catalog,
             relations: RelationMap::default(),
-            outlet,
-            acks,
-            shutdown,
+            outlet: ends.outlet,
+            acks: ends.acks,
+            shutdown: ends.shutdown,
             spill: SpillStore::open(&self.spill_dir)?,
             protocol_version,
-            server_lsn: server.wal_end,
+            server_lsn: stream.server.wal_end,
             metrics: self.metrics.clone(),
             pipeline_label: PipelineLabel { pipeline: self.pipeline.clone() },
-            receive_timeout: params.receive_timeout,
+            receive_timeout: stream.receive_timeout,
+            stop_at,
         };
-        session.run().await.map(|_ended| ())
+        session.run().await
     }
+}
+
+/// The pipeline's ends a source works with.
+struct PipelineEnds<'a> {
+    outlet: &'a mut Outlet,
+    acks: &'a mut AckReceiver,
+    shutdown: &'a mut watch::Receiver<bool>,
+}
+
+/// The connection a snapshot is exported on: the one that just created the pipeline's slot
+/// with its snapshot (`created`), or one to make a temporary slot on (`None`).
+struct Exporter {
+    connection: ReplicationConnection,
+    created: Option<CreatedSlot>,
+}
+
+/// What every session of one connection attempt starts from.
+#[derive(Debug)]
+struct StreamStart {
+    server: ServerIdentity,
+    protocol_version: u32,
+    /// Where the server starts sending (see `prepare_slot`).
+    start_lsn: Lsn,
+    receive_timeout: Option<std::time::Duration>,
 }
 
 impl crate::source::ChangeSource for PostgresSource {

@@ -208,21 +208,36 @@ pub fn check_slot_usable(slot: &str, existing: &ExistingSlot, database: &str) ->
     Ok(())
 }
 
-/// Creates a logical slot with pgoutput on the replication connection, exporting
-/// a snapshot when `export_snapshot` (for an initial snapshot consistent with the slot).
+/// What kind of slot to create.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NewSlot {
+    /// The pipeline's own slot, without a snapshot (nothing to copy).
+    Plain,
+    /// The pipeline's own slot, exporting the snapshot its tables are copied in.
+    ExportingSnapshot,
+    /// A slot that lives as long as its connection, made only for the snapshot it exports:
+    /// a snapshot consistent with a known LSN when the pipeline's slot already exists.
+    TemporaryForSnapshot,
+}
+
+/// Creates a logical slot with pgoutput on the replication connection (see [`NewSlot`]).
+/// An exported snapshot stays importable until the connection runs its next command.
 pub async fn create_slot(
     connection: &mut ReplicationConnection,
     slot: &str,
-    export_snapshot: bool,
+    kind: NewSlot,
     server_version_num: u32,
 ) -> Result<CreatedSlot, SlotError> {
+    let export_snapshot = kind != NewSlot::Plain;
     let snapshot_option = match (server_version_num >= 150_000, export_snapshot) {
         (true, true) => "(SNAPSHOT 'export')",
         (true, false) => "(SNAPSHOT 'nothing')",
         (false, true) => "EXPORT_SNAPSHOT",
         (false, false) => "NOEXPORT_SNAPSHOT",
     };
-    let command = format!("CREATE_REPLICATION_SLOT {} LOGICAL pgoutput {snapshot_option}", quote_identifier(slot));
+    let temporary = if kind == NewSlot::TemporaryForSnapshot { " TEMPORARY" } else { "" };
+    let command =
+        format!("CREATE_REPLICATION_SLOT {}{temporary} LOGICAL pgoutput {snapshot_option}", quote_identifier(slot));
     let rows = connection
         .simple_query(&command)
         .await
@@ -235,6 +250,8 @@ pub async fn create_slot(
         .and_then(|text| text.parse::<Lsn>().ok())
         .ok_or_else(|| SlotError::Answer(format!("{row:?}")))?;
     let snapshot_name = row.get(2).cloned().flatten();
-    tracing::info!(%slot, %consistent_point, "Created replication slot.");
+    if kind != NewSlot::TemporaryForSnapshot {
+        tracing::info!(%slot, %consistent_point, "Created replication slot.");
+    }
     Ok(CreatedSlot { consistent_point, snapshot_name })
 }

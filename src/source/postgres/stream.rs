@@ -100,6 +100,8 @@ struct RowChange {
 pub enum SessionEnd {
     /// Shutdown was requested; everything read was handed to the sink and acknowledged.
     Shutdown,
+    /// The stream reached `stop_at`: every transaction committed before it is in the outlet.
+    ReachedStopPoint,
 }
 
 /// Everything a replication session reads and writes besides its socket.
@@ -121,6 +123,9 @@ pub struct Session<'a> {
     pub pipeline_label: PipelineLabel,
     /// Silence from the server after which the connection counts as lost (`None`: never).
     pub receive_timeout: Option<Duration>,
+    /// Catching up to a snapshot's consistent point: end the session before the first
+    /// transaction that commits at or after it (every earlier one has then been handed over).
+    pub stop_at: Option<Lsn>,
 }
 
 enum Wake {
@@ -139,6 +144,10 @@ impl Session<'_> {
         let mut state = StreamState { last_heard: Some(Instant::now()), ..StreamState::default() };
         let mut status_timer = tokio::time::interval(STATUS_INTERVAL);
         status_timer.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        if self.stop_at.is_some() {
+            // A keepalive tells when the server has sent everything before the stop point.
+            self.send_status(&mut state, true).await?;
+        }
         loop {
             let deadline = self.outlet.deadline();
             let cut_when_idle = self.outlet.cut_when_idle();
@@ -164,6 +173,9 @@ impl Session<'_> {
                 Wake::Frame(Some(frame)) => {
                     state.heard_now();
                     self.handle_frame(frame, &mut state).await?;
+                    if state.reached_stop_point {
+                        return Ok(SessionEnd::ReachedStopPoint);
+                    }
                 }
                 Wake::Idle | Wake::Deadline => self.flush_batch(&mut state).await?,
                 // Confirm what became durable promptly (at most every ACK_STATUS_INTERVAL), so
@@ -179,7 +191,7 @@ impl Session<'_> {
                     }
                 }
                 Wake::Status => {
-                    let ping = self.check_receive_timeout(&mut state)?;
+                    let ping = self.check_receive_timeout(&mut state)? || self.stop_at.is_some();
                     self.send_status(&mut state, ping).await?;
                 }
                 Wake::Shutdown => return self.finish(&mut state).await,
@@ -237,6 +249,11 @@ impl Session<'_> {
                 if idle {
                     self.outlet.restart_point(RestartPoint::Postgres { flush_lsn: keepalive.wal_end })?;
                 }
+                // Every transaction that commits before the server's position has been sent; a
+                // streamed one still open commits after it.
+                let between_transactions = state.transaction.is_none() && state.streaming_xid.is_none();
+                state.reached_stop_point |=
+                    between_transactions && self.stop_at.is_some_and(|stop| keepalive.wal_end >= stop);
                 if keepalive.reply_requested {
                     self.send_status(state, false).await?;
                 }
@@ -267,6 +284,12 @@ impl Session<'_> {
         state: &mut StreamState,
     ) -> Result<(), SourceError> {
         match message {
+            PgOutputMessage::Begin(begin) if self.stop_at.is_some_and(|stop| begin.final_lsn >= stop) => {
+                state.reached_stop_point = true;
+            }
+            PgOutputMessage::StreamCommit(commit) if self.stop_at.is_some_and(|stop| commit.commit_lsn >= stop) => {
+                state.reached_stop_point = true;
+            }
             PgOutputMessage::Begin(begin) => {
                 state.transaction = Some(OpenTransaction::new(begin.xid, begin.final_lsn, begin.commit_time));
             }
@@ -472,6 +495,8 @@ struct StreamState {
     last_heard: Option<Instant>,
     /// A status update asking for a reply went out since then.
     pinged: bool,
+    /// The stream reached the session's `stop_at`.
+    reached_stop_point: bool,
 }
 
 impl StreamState {
@@ -512,7 +537,8 @@ fn acknowledged_covers(acknowledgement: &Acknowledgement, queued: Option<&Restar
     }
 }
 
-async fn sleep_until(deadline: Option<Instant>) {
+/// Waits until `deadline`, or forever without one.
+pub(super) async fn sleep_until(deadline: Option<Instant>) {
     match deadline {
         Some(deadline) => tokio::time::sleep_until(deadline).await,
         None => std::future::pending().await,

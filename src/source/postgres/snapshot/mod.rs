@@ -1,0 +1,362 @@
+//! Snapshots: the rows a table already holds, copied in a snapshot consistent
+//! with a known point of the replication stream, and handed to the pipeline as
+//! op `r` between the log changes before that point and those after it.
+//!
+//! ```text
+//!  slot created with an exported snapshot (first start) ─┐
+//!  or a temporary slot exporting one (resume, new table) ─┴─► (consistent point X, snapshot S)
+//!     ─► readers import S ─► [stream up to X: the changes the checkpoint lacks before X]
+//!     ─► copy_tables: readers COPY tables in key order ─► pieces ─► Outlet (op r, Position::Snapshot)
+//!            with each batch: TableState::Snapshotting { rows_done, resume_after } (durable with its rows)
+//!     ─► every table Streaming ─► stream from X
+//! ```
+//!
+//! Why it is exact across crashes: rows copied at X are followed by every change
+//! after X (the slot has not moved past X while the copy ran); after a crash the
+//! remaining rows are copied at a new point X' after the stream has caught up
+//! to X', each table from the key after its last durable row. A row changed
+//! between X and X' gets its change from the stream and its later state from the
+//! copy (`r` after the change), never a state older than one already written.
+
+mod reader;
+mod table;
+
+use std::collections::{BTreeSet, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::task::JoinSet;
+use wellhead_decoders::change::{ChangeEvent, Operation, Position, SnapshotPosition, TableName};
+
+use self::reader::RowsPiece;
+pub use self::reader::SnapshotReader;
+pub use self::table::{CopyOrder, SnapshotTable};
+use super::catalog::CatalogError;
+use super::codec::CodecError;
+use super::stream::sleep_until;
+use crate::batch::Outlet;
+use crate::checkpoint::{CheckpointUpdate, TableState};
+use crate::failure::ErrorClass;
+use crate::telemetry::{Metrics, TableLabels};
+
+/// How often progress is logged while tables are copied.
+const PROGRESS_INTERVAL: Duration = Duration::from_secs(10);
+
+/// A snapshot could not be taken or copied.
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotError {
+    #[error("{action}: {reason}")]
+    Sql { action: String, reason: String, class: ErrorClass },
+    #[error("table {table} no longer exists; remove it from source.tables or create it again")]
+    TableGone { table: TableName },
+    #[error("copying {table}: malformed COPY data: {reason}")]
+    Copy { table: TableName, reason: String },
+    #[error(
+        "the checkpoint's snapshot progress of {table} ({key:?}) is not a key this version wrote; remove the table's entry from the checkpoint to copy it again from its start"
+    )]
+    ResumeKey { table: TableName, key: String },
+    #[error("{0}")]
+    Codec(#[from] CodecError),
+    #[error("{0}")]
+    Catalog(#[from] CatalogError),
+    #[error("a snapshot reader stopped unexpectedly")]
+    Stopped,
+}
+
+impl SnapshotError {
+    fn sql(action: impl Into<String>, error: &tokio_postgres::Error) -> SnapshotError {
+        SnapshotError::Sql {
+            action: action.into(),
+            reason: super::sql::describe_sql_error(error),
+            class: super::sql::sql_error_class(error),
+        }
+    }
+
+    /// Transient: a new attempt may succeed (it resumes where the checkpoint says).
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            SnapshotError::Sql { class, .. } => *class,
+            SnapshotError::Catalog(CatalogError::Query { class, .. }) => *class,
+            SnapshotError::Stopped => ErrorClass::Transient,
+            _ => ErrorClass::Definite,
+        }
+    }
+}
+
+/// One table to copy, and how far earlier runs got.
+#[derive(Debug)]
+pub struct TableCopy {
+    pub table: SnapshotTable,
+    pub rows_done: u64,
+    pub resume_after: Option<String>,
+}
+
+/// How a copy ended without error.
+#[derive(Debug, PartialEq, Eq)]
+pub enum CopyEnd {
+    /// Every table is copied and durable or queued; each is now streaming.
+    Complete,
+    /// Shutdown was requested; the progress so far is in the last batch.
+    Stopped,
+}
+
+/// What a copy needs besides its tables and readers.
+#[derive(Debug)]
+pub struct CopyContext<'a> {
+    pub pipeline: &'a str,
+    /// Where the snapshot was taken, as the log position the envelope shows.
+    pub taken_at: Position,
+    /// When it was taken (the rows' `ts_ms`), microseconds since the Unix epoch.
+    pub taken_at_micros: i64,
+    /// Bytes the readers may hold in pieces not yet handed to the pipeline.
+    pub memory_bytes: usize,
+    pub metrics: &'a Metrics,
+}
+
+/// Copies `tables` with `readers` (each takes the next table when it finishes one) into
+/// `outlet`, recording each table's progress with the batch that makes it durable.
+pub async fn copy_tables(
+    context: CopyContext<'_>,
+    tables: Vec<TableCopy>,
+    readers: Vec<SnapshotReader>,
+    outlet: &mut Outlet,
+    shutdown: &mut watch::Receiver<bool>,
+) -> Result<CopyEnd, super::SourceError> {
+    let tables: Arc<Vec<TableCopy>> = Arc::new(tables);
+    let queue: Arc<Mutex<VecDeque<usize>>> = Arc::new(Mutex::new((0..tables.len()).collect()));
+    let memory = Arc::new(Semaphore::new(context.memory_bytes.clamp(1, Semaphore::MAX_PERMITS)));
+    let (sender, mut receiver) = mpsc::channel::<RowsPiece>(readers.len().max(1) * 2);
+    let mut workers: JoinSet<Result<(), SnapshotError>> = JoinSet::new();
+    for reader in readers {
+        let (tables, queue, memory, sender) = (tables.clone(), queue.clone(), memory.clone(), sender.clone());
+        workers.spawn(async move {
+            loop {
+                let next = queue.lock().ok().and_then(|mut queue| queue.pop_front());
+                let Some(index) = next else { return Ok(()) };
+                let work = &tables[index];
+                reader.copy(index, &work.table, work.resume_after.as_deref(), &sender, &memory).await?;
+            }
+        });
+    }
+    drop(sender);
+
+    let mut progress = Progress::new(&context, &tables);
+    let mut ordinal_after = SnapshotOrdinals::after(outlet.accepted());
+    loop {
+        let deadline = outlet.deadline();
+        let cut_when_idle = outlet.cut_when_idle();
+        tokio::select! {
+            biased;
+            changed = shutdown.changed() => {
+                if changed.is_ok() && !*shutdown.borrow() {
+                    continue;
+                }
+                workers.abort_all();
+                progress.record(outlet);
+                outlet.stop_after_next_flush();
+                outlet.flush().await.map_err(|_| super::SourceError::SinkStopped)?;
+                return Ok(CopyEnd::Stopped);
+            }
+            Some(joined) = workers.join_next(), if !workers.is_empty() => match joined {
+                Ok(Ok(())) => {}
+                Ok(Err(error)) => return Err(error.into()),
+                Err(_) => return Err(SnapshotError::Stopped.into()),
+            },
+            piece = receiver.recv() => {
+                let Some(mut piece) = piece else { break };
+                let rows = std::mem::take(&mut piece.rows);
+                let row_count = rows.len() as u64;
+                let schema = &tables[piece.table].table.schema;
+                for row in rows {
+                    outlet.push(ChangeEvent {
+                        schema: schema.clone(),
+                        operation: Operation::Read,
+                        before: None,
+                        after: Some(row),
+                        position: ordinal_after.next(&context.taken_at),
+                        commit_time_micros: context.taken_at_micros,
+                        transaction: None,
+                        snapshot: true,
+                    })?;
+                }
+                progress.advance(&piece, row_count);
+                if outlet.is_full() {
+                    progress.record(outlet);
+                    outlet.flush().await.map_err(|_| super::SourceError::SinkStopped)?;
+                }
+            }
+            () = sleep_until(deadline), if deadline.is_some() => {
+                progress.record(outlet);
+                outlet.flush().await.map_err(|_| super::SourceError::SinkStopped)?;
+            }
+            () = std::future::ready(()), if cut_when_idle && receiver.is_empty() => {
+                progress.record(outlet);
+                outlet.flush().await.map_err(|_| super::SourceError::SinkStopped)?;
+            }
+        }
+        progress.log_if_due();
+    }
+    while let Some(joined) = workers.join_next().await {
+        match joined {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => return Err(error.into()),
+            Err(_) => return Err(SnapshotError::Stopped.into()),
+        }
+    }
+    progress.record(outlet);
+    outlet.flush().await.map_err(|_| super::SourceError::SinkStopped)?;
+    progress.log_complete();
+    Ok(CopyEnd::Complete)
+}
+
+/// Numbers snapshot rows after the last change the pipeline accepted.
+#[derive(Debug)]
+struct SnapshotOrdinals {
+    after: Option<Box<Position>>,
+    last: u64,
+}
+
+impl SnapshotOrdinals {
+    /// Continues after `accepted`: the ordinals of an earlier snapshot row, or a log change's.
+    fn after(accepted: Option<&Position>) -> SnapshotOrdinals {
+        match accepted {
+            Some(Position::Snapshot(snapshot)) => {
+                SnapshotOrdinals { after: snapshot.after.clone(), last: snapshot.ordinal }
+            }
+            Some(log) => SnapshotOrdinals { after: Some(Box::new(log.clone())), last: 0 },
+            None => SnapshotOrdinals { after: None, last: 0 },
+        }
+    }
+
+    fn next(&mut self, taken_at: &Position) -> Position {
+        self.last += 1;
+        Position::Snapshot(SnapshotPosition {
+            after: self.after.clone(),
+            ordinal: self.last,
+            taken_at: Box::new(taken_at.clone()),
+        })
+    }
+}
+
+/// Each table's progress: recorded in the checkpoint with every batch, counted in metrics,
+/// logged every [`PROGRESS_INTERVAL`].
+#[derive(Debug)]
+struct Progress<'a> {
+    pipeline: &'a str,
+    metrics: &'a Metrics,
+    tables: Vec<TableProgressCount>,
+    /// Tables whose state changed since it was last recorded.
+    changed: BTreeSet<usize>,
+    started: Instant,
+    last_log: Instant,
+    rows_this_run: u64,
+}
+
+#[derive(Debug)]
+struct TableProgressCount {
+    name: TableName,
+    label: TableLabels,
+    estimated_rows: u64,
+    rows_done: u64,
+    resume_after: Option<String>,
+    complete: bool,
+}
+
+impl<'a> Progress<'a> {
+    fn new(context: &CopyContext<'a>, tables: &[TableCopy]) -> Progress<'a> {
+        let now = Instant::now();
+        let tables = tables
+            .iter()
+            .map(|work| {
+                let name = work.table.schema.table.clone();
+                let label = TableLabels { pipeline: context.pipeline.to_owned(), table: name.dotted() };
+                let estimated_rows = u64::try_from(work.table.estimated_rows).unwrap_or(0);
+                context.metrics.snapshot_rows_estimated.get_or_create(&label).set(work.table.estimated_rows.max(0));
+                tracing::info!(pipeline = context.pipeline, table = %name, estimated_rows, resume = work.resume_after.is_some(), rows_done = work.rows_done, "Copying table.");
+                TableProgressCount {
+                    name,
+                    label,
+                    estimated_rows,
+                    rows_done: work.rows_done,
+                    resume_after: work.resume_after.clone(),
+                    complete: false,
+                }
+            })
+            .collect();
+        Progress {
+            pipeline: context.pipeline,
+            metrics: context.metrics,
+            tables,
+            changed: BTreeSet::new(),
+            started: now,
+            last_log: now,
+            rows_this_run: 0,
+        }
+    }
+
+    fn advance(&mut self, piece: &RowsPiece, rows: u64) {
+        let Some(table) = self.tables.get_mut(piece.table) else { return };
+        table.rows_done += rows;
+        self.rows_this_run += rows;
+        if piece.resume_after.is_some() {
+            table.resume_after = piece.resume_after.clone();
+        }
+        table.complete |= piece.last;
+        self.metrics.snapshot_rows.get_or_create(&table.label).inc_by(rows);
+        self.changed.insert(piece.table);
+    }
+
+    /// Adds each changed table's state to the batch being collected.
+    fn record(&mut self, outlet: &mut Outlet) {
+        for index in std::mem::take(&mut self.changed) {
+            let Some(table) = self.tables.get(index) else { continue };
+            let state = if table.complete {
+                tracing::info!(pipeline = self.pipeline, table = %table.name, rows = table.rows_done, "Table copied; streaming its changes from here.");
+                self.metrics.snapshot_remaining_seconds.get_or_create(&table.label).set(0);
+                TableState::Streaming
+            } else {
+                TableState::Snapshotting { rows_done: table.rows_done, resume_after: table.resume_after.clone() }
+            };
+            outlet.update_checkpoint(CheckpointUpdate::Table(table.name.clone(), state));
+        }
+    }
+
+    fn log_if_due(&mut self) {
+        if self.last_log.elapsed() < PROGRESS_INTERVAL {
+            return;
+        }
+        self.last_log = Instant::now();
+        let seconds = self.started.elapsed().as_secs_f64().max(0.001);
+        let rate = self.rows_this_run as f64 / seconds;
+        let done: u64 = self.tables.iter().map(|table| table.rows_done).sum();
+        let estimated: u64 = self.tables.iter().map(|table| table.estimated_rows.max(table.rows_done)).sum();
+        for table in self.tables.iter().filter(|table| !table.complete) {
+            let remaining = table.estimated_rows.saturating_sub(table.rows_done) as f64;
+            let eta = if rate > 0.0 { (remaining / rate).round() as i64 } else { -1 };
+            self.metrics.snapshot_remaining_seconds.get_or_create(&table.label).set(eta);
+        }
+        let eta_seconds = if rate > 0.0 { (estimated.saturating_sub(done) as f64 / rate).round() as u64 } else { 0 };
+        tracing::info!(
+            pipeline = self.pipeline,
+            rows = done,
+            estimated_rows = estimated,
+            rows_per_second = rate.round() as u64,
+            eta_seconds,
+            tables_left = self.tables.iter().filter(|table| !table.complete).count(),
+            "Snapshot progress."
+        );
+    }
+
+    fn log_complete(&self) {
+        let seconds = self.started.elapsed().as_secs_f64();
+        tracing::info!(
+            pipeline = self.pipeline,
+            tables = self.tables.len(),
+            rows = self.rows_this_run,
+            seconds = (seconds * 10.0).round() / 10.0,
+            rows_per_second = (self.rows_this_run as f64 / seconds.max(0.001)).round() as u64,
+            "Snapshot complete."
+        );
+    }
+}

@@ -1,0 +1,243 @@
+//! One snapshot reader: a SQL connection inside a transaction that imported the
+//! snapshot exported with a replication slot, copying tables in binary and
+//! handing their rows to the coordinator in pieces.
+//!
+//! ```text
+//!  BEGIN REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT 'name'
+//!    ─► COPY … TO STDOUT (FORMAT binary) ─► CopyBinaryDecoder ─► pgvalue ─► RowsPiece ─► coordinator
+//! ```
+//!
+//! Memory: a piece is sent only once it holds permits for its bytes from the
+//! run's memory budget (released when the coordinator has handed it to the
+//! pipeline, whose queue bounds it from there), and the COPY stream is not
+//! read while the piece waits: the server's COPY waits on its socket.
+
+use std::sync::Arc;
+
+use bytes::BytesMut;
+use futures_util::{StreamExt, pin_mut};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio_postgres::Client;
+use tokio_postgres::types::{IsNull, ToSql, Type, to_sql_checked};
+use wellhead_decoders::change::{ColumnValue, Identifier, Row};
+use wellhead_decoders::pgcopy::CopyBinaryDecoder;
+use wellhead_decoders::pgvalue::{decode_binary, decode_text};
+
+use super::SnapshotError;
+use super::table::SnapshotTable;
+use crate::source::postgres::codec::CodecError;
+use crate::source::postgres::params::ConnectionParams;
+use crate::source::postgres::sql;
+
+/// Rows per piece at most; a piece also ends at [`PIECE_BYTES`].
+const PIECE_ROWS: usize = 2048;
+/// Bytes of copied data per piece at most (one wider row makes a piece of its own).
+const PIECE_BYTES: usize = 1 << 20;
+
+/// Consecutive rows of one table, in copy order.
+#[derive(Debug)]
+pub struct RowsPiece {
+    /// The table's index in the run.
+    pub table: usize,
+    pub rows: Vec<Row>,
+    /// The resume key of the last row (see [`encode_resume_key`]); `None` in an empty last piece.
+    pub resume_after: Option<String>,
+    /// The table's copy is complete with this piece.
+    pub last: bool,
+    _memory: Option<OwnedSemaphorePermit>,
+}
+
+/// A reader inside the exported snapshot.
+#[derive(Debug)]
+pub struct SnapshotReader {
+    client: Client,
+}
+
+impl SnapshotReader {
+    /// Connects and imports `snapshot_name`; must complete while the exporting replication
+    /// connection is still open and idle.
+    pub async fn import(params: &ConnectionParams, snapshot_name: &str) -> Result<SnapshotReader, SnapshotError> {
+        let client = sql::connect_sql(params)
+            .await
+            .map_err(|error| SnapshotError::sql("connecting a snapshot reader", &error))?;
+        let name = snapshot_name.replace('\'', "''");
+        client
+            .batch_execute(&format!(
+                "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT '{name}';
+                 SET LOCAL synchronize_seqscans = off"
+            ))
+            .await
+            .map_err(|error| SnapshotError::sql(format!("importing snapshot {snapshot_name}"), &error))?;
+        Ok(SnapshotReader { client })
+    }
+
+    /// Copies the rows of `table` after `resume_after` into `pieces`, the last one marked.
+    pub async fn copy(
+        &self,
+        index: usize,
+        table: &SnapshotTable,
+        resume_after: Option<&str>,
+        pieces: &mpsc::Sender<RowsPiece>,
+        memory: &Arc<Semaphore>,
+    ) -> Result<(), SnapshotError> {
+        let literals = match resume_after {
+            Some(key) => Some(self.resume_literals(table, key).await?),
+            None => None,
+        };
+        let statement = table.copy_statement(literals.as_deref());
+        let copy_error =
+            |error: tokio_postgres::Error| SnapshotError::sql(format!("copying {}", table.schema.table), &error);
+        let stream = self.client.copy_out(&statement).await.map_err(copy_error)?;
+        pin_mut!(stream);
+        let mut decoder = CopyBinaryDecoder::new(table.copied_fields());
+        let resume_fields = table.resume_fields();
+        let mut piece = PieceBuilder::default();
+        while let Some(chunk) = stream.next().await {
+            decoder.push(&chunk.map_err(copy_error)?);
+            while let Some(tuple) = decoder
+                .next_tuple()
+                .map_err(|error| SnapshotError::Copy { table: table.schema.table.clone(), reason: error.to_string() })?
+            {
+                let fields = tuple.fields();
+                piece.bytes += tuple.byte_len();
+                piece.rows.push(decode_row(table, fields)?);
+                piece.resume_after = Some(encode_resume_key(&resume_fields, fields));
+                if piece.rows.len() >= PIECE_ROWS || piece.bytes >= PIECE_BYTES {
+                    piece.send(index, false, pieces, memory).await?;
+                }
+            }
+        }
+        decoder
+            .finish()
+            .map_err(|error| SnapshotError::Copy { table: table.schema.table.clone(), reason: error.to_string() })?;
+        piece.send(index, true, pieces, memory).await
+    }
+
+    /// The server's SQL literals for an encoded resume key.
+    async fn resume_literals(&self, table: &SnapshotTable, key: &str) -> Result<Vec<String>, SnapshotError> {
+        let malformed = || SnapshotError::ResumeKey { table: table.schema.table.clone(), key: key.to_owned() };
+        let fields: Vec<&str> = key.split(',').collect();
+        let types = table.resume_field_types();
+        if fields.len() != types.len() {
+            return Err(malformed());
+        }
+        let mut literals = Vec::with_capacity(fields.len());
+        for (field, (bytes_type, _)) in fields.into_iter().zip(types) {
+            let bytes = decode_hex(field).ok_or_else(malformed)?;
+            let row = self
+                .client
+                .query_one(&format!("SELECT quote_literal(($1::{bytes_type})::text)"), &[&RawBinary(&bytes)])
+                .await
+                .map_err(|error| {
+                    SnapshotError::sql(format!("reading the resume key of {}", table.schema.table), &error)
+                })?;
+            literals.push(row.get::<_, String>(0));
+        }
+        Ok(literals)
+    }
+}
+
+/// The piece being filled.
+#[derive(Debug, Default)]
+struct PieceBuilder {
+    rows: Vec<Row>,
+    bytes: usize,
+    resume_after: Option<String>,
+}
+
+impl PieceBuilder {
+    async fn send(
+        &mut self,
+        table: usize,
+        last: bool,
+        pieces: &mpsc::Sender<RowsPiece>,
+        memory: &Arc<Semaphore>,
+    ) -> Result<(), SnapshotError> {
+        let permits = u32::try_from(self.bytes).unwrap_or(u32::MAX).clamp(1, memory.available_permits().max(1) as u32);
+        let permit = memory.clone().acquire_many_owned(permits).await.map_err(|_| SnapshotError::Stopped)?;
+        let piece = RowsPiece {
+            table,
+            rows: std::mem::take(&mut self.rows),
+            resume_after: self.resume_after.take(),
+            last,
+            _memory: Some(permit),
+        };
+        self.bytes = 0;
+        pieces.send(piece).await.map_err(|_| SnapshotError::Stopped)
+    }
+}
+
+/// Decodes one copied row into the table's schema (the trailing `ctid` is not part of it).
+fn decode_row(table: &SnapshotTable, fields: &[Option<bytes::Bytes>]) -> Result<Row, SnapshotError> {
+    table
+        .schema
+        .columns
+        .iter()
+        .zip(fields)
+        .enumerate()
+        .map(|(index, (column, field))| {
+            let Some(bytes) = field else { return Ok(ColumnValue::Null) };
+            let decoded = if table.reads_as_text(index) {
+                decode_text(&column.column_type, bytes)
+            } else {
+                decode_binary(&column.column_type, bytes)
+            };
+            decoded.map(ColumnValue::Value).map_err(|source| {
+                SnapshotError::Codec(CodecError::Value {
+                    table: table.schema.table.to_string(),
+                    column: Identifier(&column.name).to_string(),
+                    source: Box::new(source),
+                })
+            })
+        })
+        .collect()
+}
+
+/// The resume key of a copied row: its resume fields' bytes as copied, in hex, joined by
+/// commas (key columns are never NULL; a NULL is written as an empty field).
+pub fn encode_resume_key(resume_fields: &[usize], fields: &[Option<bytes::Bytes>]) -> String {
+    let mut key = String::new();
+    for (position, &field) in resume_fields.iter().enumerate() {
+        if position > 0 {
+            key.push(',');
+        }
+        if let Some(Some(bytes)) = fields.get(field) {
+            for byte in bytes.iter() {
+                key.push(HEX_DIGITS[usize::from(byte >> 4)] as char);
+                key.push(HEX_DIGITS[usize::from(byte & 0xF)] as char);
+            }
+        }
+    }
+    key
+}
+
+const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
+
+/// The bytes of a field of [`encode_resume_key`]; `None` when it is not lowercase hex.
+fn decode_hex(text: &str) -> Option<Vec<u8>> {
+    let digit =
+        |byte: u8| HEX_DIGITS.iter().position(|&digit| digit == byte).and_then(|value| u8::try_from(value).ok());
+    let bytes = text.as_bytes();
+    if !bytes.len().is_multiple_of(2) {
+        return None;
+    }
+    bytes.chunks_exact(2).map(|pair| Some(digit(pair[0])? << 4 | digit(pair[1])?)).collect()
+}
+
+/// A parameter sent as the exact bytes given, in binary, whatever its type: a copied key
+/// value goes back to the server as the server sent it.
+#[derive(Debug)]
+struct RawBinary<'a>(&'a [u8]);
+
+impl ToSql for RawBinary<'_> {
+    fn to_sql(&self, _: &Type, out: &mut BytesMut) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        out.extend_from_slice(self.0);
+        Ok(IsNull::No)
+    }
+
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+
+    to_sql_checked!();
+}
