@@ -36,6 +36,9 @@ use support::writer::{Random, seed};
 use support::{Server, TestDatabase, Wellhead, wait_for};
 
 const KILLS: usize = 5;
+/// Peak RSS allowed for the run that copies most of the table (a debug build; the 16 MiB
+/// queue, readers' pieces and the encoder's buffers, far below the table's size).
+const MAX_PEAK_RSS_KB: u64 = 300 * 1024;
 const DEFAULT_ROWS: i64 = 5_000_000;
 
 fn table_rows() -> i64 {
@@ -92,6 +95,19 @@ async fn write_changes(url: String, rows: i64, seed: u64, stop: Arc<AtomicBool>,
     }
     out.flush().expect("writer log");
     usize::try_from(k).unwrap_or(0)
+}
+
+/// `VmHWM` of a process, in kB (0 when unreadable).
+fn peak_rss_kb(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|line| line.strip_prefix("VmHWM:").and_then(|rest| rest.trim().strip_suffix("kB")))
+                .and_then(|value| value.trim().parse().ok())
+        })
+        .unwrap_or(0)
 }
 
 /// Writes the source table's rows as `id,seq,note` lines.
@@ -182,13 +198,20 @@ async fn a_snapshot_under_writes_and_kills_streams_every_later_change_once_and_e
         String::from_utf8_lossy(&output.stdout).trim() == "t"
     })
     .await;
+    let peak_rss_kb = peak_rss_kb(wellhead.child.id());
     let log = wellhead.log_text();
     wellhead.end(true, "final run");
+    println!("peak RSS of the final run (debug build): {peak_rss_kb} kB");
+    assert!(
+        peak_rss_kb < MAX_PEAK_RSS_KB,
+        "memory stays bounded by the queue, whatever the table's size: {peak_rss_kb} kB"
+    );
     assert!(
         log.contains("Exporting a snapshot with a temporary slot"),
         "a restart resumes in a new snapshot; log:\n{log}"
     );
     assert!(log.contains("resume=true"), "a restart resumes the copy where it stopped; log:\n{log}");
+    assert!(log.contains("ranges=2"), "with two readers the table is copied in two key ranges; log:\n{log}");
 
     let source_rows = db.dir.join("source.csv");
     dump_source(&db.client, &source_rows).await;

@@ -52,21 +52,44 @@ pub struct TableProgress {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum TableState {
-    /// Known to the pipeline, waiting for its snapshot; set by the snapshot planner.
-    Queued,
+    /// Known to the pipeline, waiting for its snapshot; set by the source when a copy must
+    /// start over (`snapshot.mode = "when_needed"` after the slot lost changes).
+    Queued {
+        /// The copy supersedes the table's earlier rows in the output: it starts with a
+        /// truncate (op `t`), since no change names the rows deleted meanwhile.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        reset: bool,
+    },
     /// Its rows are being copied; set by the snapshot coordinator with each batch of rows,
     /// so that the progress becomes durable with exactly the rows it counts.
     Snapshotting {
         /// Rows copied and durable.
         rows_done: u64,
-        /// The copy order key (the table's key columns, or `ctid` without one) of the
-        /// last row durable, as the snapshot reader encodes it; `None` before the first.
-        resume_after: Option<String>,
+        /// The ranges the copy was split into (one when it was not), each with its progress.
+        ranges: Vec<CopyRange>,
     },
     /// Its changes are streamed; set by the source once it captures the table.
     Streaming,
+    /// Its rows are copied and its changes are not streamed (`snapshot.mode = "initial_only"`);
+    /// set by the snapshot coordinator when the copy is complete.
+    Copied,
     /// Stopped for good; set by the pipeline when the table fails definitely.
     Errored { reason: String, hint: String },
+}
+
+/// One range of a table's copy, of its first key column's values (persisted: a resumed copy
+/// keeps the ranges it was planned with).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct CopyRange {
+    /// The value (its text form) the range starts after; `None`: from the table's start.
+    pub after: Option<String>,
+    /// The value the range ends with, inclusive; `None`: to the table's end.
+    pub up_to: Option<String>,
+    /// The copy order key of the range's last durable row, as the snapshot reader encodes
+    /// it; `None` before its first.
+    pub resume_after: Option<String>,
+    /// Every row of the range is durable.
+    pub done: bool,
 }
 
 /// What a sink needs to line its output up with the checkpoint after a crash.

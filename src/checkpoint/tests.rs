@@ -71,8 +71,8 @@ fn table_states_and_the_origin_are_recorded_once() {
     let mut checkpoint = Checkpoint::default();
     let table = |name: &str| TableName { namespace: "public".into(), name: name.into() };
     assert!(checkpoint.record_update(&CheckpointUpdate::Table(table("b"), TableState::Streaming)));
-    assert!(checkpoint.record_update(&CheckpointUpdate::Table(table("a"), TableState::Queued)));
-    assert!(!checkpoint.record_update(&CheckpointUpdate::Table(table("a"), TableState::Queued)));
+    assert!(checkpoint.record_update(&CheckpointUpdate::Table(table("a"), TableState::Queued { reset: false })));
+    assert!(!checkpoint.record_update(&CheckpointUpdate::Table(table("a"), TableState::Queued { reset: false })));
     assert!(checkpoint.record_update(&CheckpointUpdate::Table(table("a"), TableState::Streaming)));
     let names: Vec<&str> = checkpoint.tables.iter().map(|progress| progress.table.name.as_str()).collect();
     assert_eq!(names, ["a", "b"], "in table order");

@@ -264,9 +264,10 @@ pub enum SnapshotMode {
     Initial,
     /// Never snapshot: stream from the slot's position.
     Never,
-    /// Snapshot, then stop.
+    /// Snapshot, then stop (and drop the slot once everything is durable).
     InitialOnly,
-    /// Snapshot whenever no usable checkpoint exists.
+    /// As `Initial`, and snapshot every table again when the slot cannot continue the
+    /// checkpoint (gone, or confirmed beyond it).
     WhenNeeded,
 }
 
@@ -636,12 +637,6 @@ impl Config {
                 return Err(invalid(
                     at("registry.url"),
                     "must be \"embedded\" or the http(s) URL of a Confluent-compatible registry",
-                ));
-            }
-            if matches!(pipeline.snapshot.mode, SnapshotMode::InitialOnly | SnapshotMode::WhenNeeded) {
-                return Err(invalid(
-                    at("snapshot.mode"),
-                    "initial_only and when_needed are not available in this version yet; use \"initial\" (snapshot, then stream) or \"never\"",
                 ));
             }
             if pipeline.snapshot.workers == 0 {

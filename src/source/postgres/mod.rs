@@ -32,7 +32,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use tokio::sync::watch;
-use wellhead_decoders::change::{Lsn, PgPosition, Position, PositionMismatch, RestartPoint, SourceOrigin, TableName};
+use wellhead_decoders::change::{Lsn, PositionMismatch, RestartPoint, SourceOrigin, TableName};
 use wellhead_decoders::pgoutput::PgOutputError;
 
 use self::catalog::{CatalogError, TypeCatalog};
@@ -46,12 +46,11 @@ use self::slot::{
     CreatedSlot, NewSlot, SlotError, check_slot_usable, create_slot, end_stale_walsender, ensure_publication,
     find_slot, quote_identifier, resolve_tables,
 };
-use self::snapshot::{CopyContext, CopyEnd, SnapshotError, SnapshotReader, SnapshotTable, TableCopy, copy_tables};
+use self::snapshot::{CopyEnd, Exporter, SnapshotError};
 use self::spill::{SpillError, SpillStore};
 use self::stream::{Session, SessionEnd, acknowledged_flush_lsn};
 use crate::batch::{AckReceiver, Outlet};
 use crate::checkpoint::{Checkpoint, CheckpointUpdate, TableState};
-use crate::clock;
 use crate::config::{PipelineConfig, PostgresSourceConfig, SnapshotConfig, SnapshotMode};
 use crate::failure::{Classify, ErrorClass};
 use crate::health::PipelineState;
@@ -196,8 +195,9 @@ impl PostgresSource {
     /// start); records the origin. Returns the server's identity and where the server will
     /// start sending: the acknowledged LSN, or the slot's own start when that is later (a
     /// slot just created, or one confirmed beyond the checkpoint over an accepted gap). A slot
-    /// created with `export_snapshot` comes back too: its snapshot is importable until
-    /// `connection` runs its next command.
+    /// created exporting a snapshot comes back too: its snapshot is importable until
+    /// `connection` runs its next command. With `snapshot.mode = "when_needed"` a lost slot, or
+    /// one confirmed beyond the checkpoint, is a gap that a new snapshot of every table fills.
     async fn prepare_slot(
         &mut self,
         params: &ConnectionParams,
@@ -206,7 +206,7 @@ impl PostgresSource {
         outlet: &mut Outlet,
         acknowledged: Lsn,
         slot_kind: NewSlot,
-    ) -> Result<(ServerIdentity, Lsn, Option<CreatedSlot>), SourceError> {
+    ) -> Result<PreparedSlot, SourceError> {
         let server = identify_system(connection).await?;
         let restart_lsn = match outlet.queued_restart_point() {
             Some(RestartPoint::Postgres { flush_lsn }) => Some((*flush_lsn).max(acknowledged)),
@@ -219,12 +219,24 @@ impl PostgresSource {
             check_slot_usable(&self.config.slot, existing, &params.database)?;
         }
         let confirmed = existing.as_ref().map(|slot| slot.confirmed_flush_lsn);
-        let (decision, gap) =
-            check_slot(&self.pipeline, &self.config.slot, &facts, &server, confirmed, self.accept_gap)?;
-        self.accept_gap = false;
+        let snapshot_fills_gaps = self.snapshot.mode == SnapshotMode::WhenNeeded;
+        let (decision, gap) = check_slot(
+            &self.pipeline,
+            &self.config.slot,
+            &facts,
+            &server,
+            confirmed,
+            self.accept_gap || snapshot_fills_gaps,
+        )?;
+        let resnapshot = gap.is_some() && snapshot_fills_gaps;
         if let Some(gap) = gap {
-            tracing::warn!(pipeline = %self.pipeline, slot = %self.config.slot, after = %gap.after, up_to = %gap.up_to, "Continuing over a gap accepted with --accept-gap: changes in this range are missing from the output.");
+            if resnapshot {
+                tracing::warn!(pipeline = %self.pipeline, slot = %self.config.slot, after = %gap.after, up_to = %gap.up_to, "The slot cannot send every change after the checkpoint (it is gone, or confirmed beyond it): snapshot.mode = \"when_needed\" copies every table again in a new snapshot. The changes in this range are not streamed one by one; the new snapshot holds their result.");
+            } else {
+                tracing::warn!(pipeline = %self.pipeline, slot = %self.config.slot, after = %gap.after, up_to = %gap.up_to, "Continuing over a gap accepted with --accept-gap: changes in this range are missing from the output.");
+            }
         }
+        self.accept_gap = false;
         let mut consistent_point = match &self.origin {
             Some(SourceOrigin::Postgres { slot, slot_consistent_point, .. }) if *slot == self.config.slot => {
                 *slot_consistent_point
@@ -234,10 +246,11 @@ impl PostgresSource {
         let mut slot_start = confirmed.flatten();
         let mut exported = None;
         if decision == SlotDecision::Create {
-            let created = create_slot(connection, &self.config.slot, slot_kind, self.server_version_num).await?;
+            let kind = if resnapshot { NewSlot::ExportingSnapshot } else { slot_kind };
+            let created = create_slot(connection, &self.config.slot, kind, self.server_version_num).await?;
             consistent_point = Some(created.consistent_point);
             slot_start = Some(created.consistent_point);
-            exported = (slot_kind == NewSlot::ExportingSnapshot).then_some(created);
+            exported = (kind == NewSlot::ExportingSnapshot).then_some(created);
         }
         let origin = SourceOrigin::Postgres {
             system_identifier: server.system_identifier.clone(),
@@ -251,7 +264,8 @@ impl PostgresSource {
             self.origin = Some(origin);
         }
         self.started_before = true;
-        Ok((server, acknowledged.max(slot_start.unwrap_or(Lsn::ZERO)), exported))
+        let start_lsn = acknowledged.max(slot_start.unwrap_or(Lsn::ZERO));
+        Ok(PreparedSlot { server, start_lsn, exported, resnapshot })
     }
 
     async fn run_session(
@@ -302,10 +316,21 @@ impl PostgresSource {
             .try_into()
             .unwrap_or(0);
         let acknowledged = acknowledged_flush_lsn(&acks.borrow());
-        let to_copy = self.tables_to_copy(&tables, outlet);
+        let mut to_copy = self.tables_to_copy(&tables, outlet);
+        if to_copy.is_empty() && self.snapshot.mode == SnapshotMode::InitialOnly {
+            return self.finish_initial_only(&client, &mut PipelineEnds { outlet, acks, shutdown }).await;
+        }
         let slot_kind = if to_copy.is_empty() { NewSlot::Plain } else { NewSlot::ExportingSnapshot };
-        let (server, start_lsn, exported) =
+        let PreparedSlot { server, start_lsn, exported, resnapshot } =
             self.prepare_slot(params, &client, &mut connection, outlet, acknowledged, slot_kind).await?;
+        if resnapshot {
+            for table in &tables {
+                let queued = TableState::Queued { reset: true };
+                outlet.update_checkpoint(CheckpointUpdate::Table(table.clone(), queued.clone()));
+                self.table_states.insert(table.clone(), queued);
+            }
+            to_copy = tables.clone();
+        }
         let protocol_version = protocol_version_for(self.server_version_num);
         let stream = StreamStart { server, protocol_version, start_lsn, receive_timeout: params.receive_timeout };
         let mut ends = PipelineEnds { outlet, acks, shutdown };
@@ -315,116 +340,13 @@ impl PostgresSource {
             if copied == CopyEnd::Stopped {
                 return Ok(());
             }
+            if self.snapshot.mode == SnapshotMode::InitialOnly {
+                return self.finish_initial_only(&client, &mut ends).await;
+            }
             connection = ReplicationConnection::connect(params).await?;
             self.previous_walsender = connection.backend_pid();
         }
         self.stream_changes(&client, connection, &stream, None, &mut ends).await.map(|_ended| ())
-    }
-
-    /// The tables whose rows are to be copied before their changes are streamed: those the
-    /// checkpoint has queued or left half copied, and (unless snapshots are off) those it
-    /// does not know yet. Every other table is recorded as streaming.
-    fn tables_to_copy(&mut self, tables: &[TableName], outlet: &mut Outlet) -> Vec<TableName> {
-        let mut to_copy = Vec::new();
-        for table in tables {
-            let copy = match self.table_states.get(table) {
-                Some(TableState::Streaming | TableState::Errored { .. }) => false,
-                Some(TableState::Queued | TableState::Snapshotting { .. }) | None => {
-                    self.snapshot.mode != SnapshotMode::Never
-                }
-            };
-            if copy {
-                to_copy.push(table.clone());
-            } else if !self.table_states.contains_key(table)
-                || matches!(self.table_states.get(table), Some(TableState::Queued | TableState::Snapshotting { .. }))
-            {
-                if self.table_states.contains_key(table) {
-                    tracing::warn!(pipeline = %self.pipeline, %table, "snapshot.mode is \"never\": the copy of this table's rows is abandoned; only its changes are streamed from here.");
-                }
-                outlet.update_checkpoint(CheckpointUpdate::Table(table.clone(), TableState::Streaming));
-                self.table_states.insert(table.clone(), TableState::Streaming);
-            }
-        }
-        to_copy
-    }
-
-    /// Copies `tables` in a snapshot consistent with the stream: the one exported by the slot
-    /// just created, or else one exported by a temporary slot, after the stream has caught up
-    /// to that snapshot's consistent point.
-    async fn snapshot(
-        &mut self,
-        params: &ConnectionParams,
-        client: &tokio_postgres::Client,
-        exporter: Exporter,
-        tables: Vec<TableName>,
-        stream: &StreamStart,
-        ends: &mut PipelineEnds<'_>,
-    ) -> Result<CopyEnd, SourceError> {
-        self.metrics.health.set(&self.pipeline, PipelineState::Snapshotting);
-        let catch_up = exporter.created.is_none();
-        let (exporter, created) = match exporter.created {
-            Some(created) => (exporter.connection, created),
-            None => {
-                drop(exporter.connection);
-                let mut exporter = ReplicationConnection::connect(params).await?;
-                let name = format!("wellhead_snapshot_{}", exporter.backend_pid().unwrap_or_default());
-                tracing::info!(pipeline = %self.pipeline, "Exporting a snapshot with a temporary slot (it waits for transactions running on the server to end).");
-                let created =
-                    create_slot(&mut exporter, &name, NewSlot::TemporaryForSnapshot, self.server_version_num).await?;
-                (exporter, created)
-            }
-        };
-        let snapshot_name = created
-            .snapshot_name
-            .clone()
-            .ok_or_else(|| SourceError::Protocol("CREATE_REPLICATION_SLOT exported no snapshot".into()))?;
-        let mut catalog = TypeCatalog::default();
-        let mut copies = Vec::with_capacity(tables.len());
-        for table in tables {
-            let (rows_done, resume_after) = match self.table_states.get(&table) {
-                Some(TableState::Snapshotting { rows_done, resume_after }) => (*rows_done, resume_after.clone()),
-                _ => (0, None),
-            };
-            let table = SnapshotTable::describe(client, &mut catalog, &table).await?;
-            copies.push(TableCopy { table, rows_done, resume_after });
-        }
-        let mut readers = Vec::new();
-        for _ in 0..self.snapshot.workers.min(copies.len()).max(1) {
-            readers.push(SnapshotReader::import(params, &snapshot_name).await?);
-        }
-        // The readers hold the snapshot now; a temporary slot goes with its connection.
-        drop(exporter);
-        let consistent_point = created.consistent_point;
-        tracing::info!(pipeline = %self.pipeline, %consistent_point, tables = copies.len(), readers = readers.len(), "Snapshot taken.");
-        if catch_up {
-            let connection = ReplicationConnection::connect(params).await?;
-            self.previous_walsender = connection.backend_pid();
-            tracing::info!(pipeline = %self.pipeline, up_to = %consistent_point, "Streaming up to the snapshot's consistent point before copying.");
-            let ended = self.stream_changes(client, connection, stream, Some(consistent_point), ends).await?;
-            if ended == SessionEnd::Shutdown {
-                return Ok(CopyEnd::Stopped);
-            }
-            self.metrics.health.set(&self.pipeline, PipelineState::Snapshotting);
-        }
-        let context = CopyContext {
-            pipeline: &self.pipeline,
-            taken_at: Position::Postgres(PgPosition {
-                commit_lsn: consistent_point,
-                change_ordinal: 0,
-                lsn: consistent_point,
-            }),
-            taken_at_micros: clock::unix_micros_now(),
-            memory_bytes: self.snapshot_memory,
-            metrics: &self.metrics,
-        };
-        let table_names: Vec<TableName> = copies.iter().map(|copy| copy.table.schema.table.clone()).collect();
-        let ended = copy_tables(context, copies, readers, ends.outlet, ends.shutdown).await?;
-        if ended == CopyEnd::Complete {
-            for table in table_names {
-                self.table_states.insert(table, TableState::Streaming);
-            }
-        }
-        Ok(ended)
     }
 
     /// Streams changes from the slot on `connection` until shutdown or `stop_at` (see
@@ -479,18 +401,22 @@ impl PostgresSource {
     }
 }
 
+/// What `prepare_slot` found and did.
+struct PreparedSlot {
+    server: ServerIdentity,
+    /// Where the server starts sending.
+    start_lsn: Lsn,
+    /// The slot, when just created with an exported snapshot.
+    exported: Option<CreatedSlot>,
+    /// `when_needed`: the slot cannot continue the checkpoint; every table is copied again.
+    resnapshot: bool,
+}
+
 /// The pipeline's ends a source works with.
 struct PipelineEnds<'a> {
     outlet: &'a mut Outlet,
     acks: &'a mut AckReceiver,
     shutdown: &'a mut watch::Receiver<bool>,
-}
-
-/// The connection a snapshot is exported on: the one that just created the pipeline's slot
-/// with its snapshot (`created`), or one to make a temporary slot on (`None`).
-struct Exporter {
-    connection: ReplicationConnection,
-    created: Option<CreatedSlot>,
 }
 
 /// What every session of one connection attempt starts from.

@@ -208,6 +208,18 @@ pub fn check_slot_usable(slot: &str, existing: &ExistingSlot, database: &str) ->
     Ok(())
 }
 
+/// Drops `slot` if it exists and no process holds it; returns whether it did.
+pub async fn drop_slot(client: &Client, slot: &str) -> Result<bool, SlotError> {
+    client
+        .query_opt(
+            "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active",
+            &[&slot],
+        )
+        .await
+        .map(|row| row.is_some())
+        .map_err(sql_error(format!("dropping replication slot {slot}")))
+}
+
 /// What kind of slot to create.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NewSlot {

@@ -529,7 +529,7 @@ pub fn acknowledged_flush_lsn(acknowledgement: &Acknowledgement) -> Lsn {
 }
 
 /// True when the acknowledgement covers `queued` (nothing queued: trivially).
-fn acknowledged_covers(acknowledgement: &Acknowledgement, queued: Option<&RestartPoint>) -> bool {
+pub(super) fn acknowledged_covers(acknowledgement: &Acknowledgement, queued: Option<&RestartPoint>) -> bool {
     match (acknowledgement, queued) {
         (_, None) => true,
         (Some(acknowledged), Some(queued)) => acknowledged.covers(queued).unwrap_or(false),

@@ -7,7 +7,8 @@
 //!  or a temporary slot exporting one (resume, new table) ─┴─► (consistent point X, snapshot S)
 //!     ─► readers import S ─► [stream up to X: the changes the checkpoint lacks before X]
 //!     ─► copy_tables: readers COPY tables in key order ─► pieces ─► Outlet (op r, Position::Snapshot)
-//!            with each batch: TableState::Snapshotting { rows_done, resume_after } (durable with its rows)
+//!            (a big table in ranges of its first key column, one reader each)
+//!            with each batch: TableState::Snapshotting { rows_done, ranges } (durable with its rows)
 //!     ─► every table Streaming ─► stream from X
 //! ```
 //!
@@ -18,6 +19,7 @@
 //! between X and X' gets its change from the stream and its later state from the
 //! copy (`r` after the change), never a state older than one already written.
 
+mod phase;
 mod reader;
 mod table;
 
@@ -27,16 +29,17 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
-use wellhead_decoders::change::{ChangeEvent, Operation, Position, SnapshotPosition, TableName};
+use wellhead_decoders::change::{ChangeEvent, Operation, Position, RestartPoint, SnapshotPosition, TableName};
 
-use self::reader::RowsPiece;
+pub use self::phase::Exporter;
 pub use self::reader::SnapshotReader;
+use self::reader::{CopyWork, RowsPiece};
 pub use self::table::{CopyOrder, SnapshotTable};
 use super::catalog::CatalogError;
 use super::codec::CodecError;
 use super::stream::sleep_until;
 use crate::batch::Outlet;
-use crate::checkpoint::{CheckpointUpdate, TableState};
+use crate::checkpoint::{CheckpointUpdate, CopyRange, TableState};
 use crate::failure::ErrorClass;
 use crate::telemetry::{Metrics, TableLabels};
 
@@ -89,7 +92,10 @@ impl SnapshotError {
 pub struct TableCopy {
     pub table: SnapshotTable,
     pub rows_done: u64,
-    pub resume_after: Option<String>,
+    /// The table's ranges and their progress (see [`SnapshotTable::plan_ranges`]).
+    pub ranges: Vec<CopyRange>,
+    /// The copy supersedes the table's earlier rows: a truncate (op `t`) goes first.
+    pub reset: bool,
 }
 
 /// How a copy ended without error.
@@ -109,12 +115,18 @@ pub struct CopyContext<'a> {
     pub taken_at: Position,
     /// When it was taken (the rows' `ts_ms`), microseconds since the Unix epoch.
     pub taken_at_micros: i64,
+    /// Where the source may restart once every row is durable: the consistent point (the
+    /// stream has delivered everything before it).
+    pub completes_at: RestartPoint,
+    /// A table's state once all its rows are durable (`Streaming`, or `Copied` when its
+    /// changes are not to be streamed).
+    pub complete_state: TableState,
     /// Bytes the readers may hold in pieces not yet handed to the pipeline.
     pub memory_bytes: usize,
     pub metrics: &'a Metrics,
 }
 
-/// Copies `tables` with `readers` (each takes the next table when it finishes one) into
+/// Copies `tables` with `readers` (each takes the next range when it finishes one) into
 /// `outlet`, recording each table's progress with the batch that makes it durable.
 pub async fn copy_tables(
     context: CopyContext<'_>,
@@ -124,7 +136,18 @@ pub async fn copy_tables(
     shutdown: &mut watch::Receiver<bool>,
 ) -> Result<CopyEnd, super::SourceError> {
     let tables: Arc<Vec<TableCopy>> = Arc::new(tables);
-    let queue: Arc<Mutex<VecDeque<usize>>> = Arc::new(Mutex::new((0..tables.len()).collect()));
+    let work: VecDeque<CopyWork> = tables
+        .iter()
+        .enumerate()
+        .flat_map(|(table, copy)| {
+            copy.ranges
+                .iter()
+                .enumerate()
+                .filter(|(_, range)| !range.done)
+                .map(move |(range, _)| CopyWork { table, range })
+        })
+        .collect();
+    let queue = Arc::new(Mutex::new(work));
     let memory = Arc::new(Semaphore::new(context.memory_bytes.clamp(1, Semaphore::MAX_PERMITS)));
     let (sender, mut receiver) = mpsc::channel::<RowsPiece>(readers.len().max(1) * 2);
     let mut workers: JoinSet<Result<(), SnapshotError>> = JoinSet::new();
@@ -133,16 +156,31 @@ pub async fn copy_tables(
         workers.spawn(async move {
             loop {
                 let next = queue.lock().ok().and_then(|mut queue| queue.pop_front());
-                let Some(index) = next else { return Ok(()) };
-                let work = &tables[index];
-                reader.copy(index, &work.table, work.resume_after.as_deref(), &sender, &memory).await?;
+                let Some(work) = next else { return Ok(()) };
+                let copy = &tables[work.table];
+                let Some(range) = copy.ranges.get(work.range) else { return Err(SnapshotError::Stopped) };
+                reader.copy(work, &copy.table, range, &sender, &memory).await?;
             }
         });
     }
     drop(sender);
 
-    let mut progress = Progress::new(&context, &tables);
+    let mut progress = Progress::new(&context, &tables, context.complete_state.clone());
     let mut ordinal_after = SnapshotOrdinals::after(outlet.accepted());
+    // In the batch that records the copy as started, so that it is written exactly once.
+    for (index, copy) in tables.iter().enumerate().filter(|(_, copy)| copy.reset) {
+        outlet.push(ChangeEvent {
+            schema: copy.table.schema.clone(),
+            operation: Operation::Truncate,
+            before: None,
+            after: None,
+            position: ordinal_after.next(&context.taken_at),
+            commit_time_micros: context.taken_at_micros,
+            transaction: None,
+            snapshot: true,
+        })?;
+        progress.changed.insert(index);
+    }
     loop {
         let deadline = outlet.deadline();
         let cut_when_idle = outlet.cut_when_idle();
@@ -205,6 +243,7 @@ pub async fn copy_tables(
         }
     }
     progress.record(outlet);
+    outlet.restart_point(context.completes_at.clone())?;
     outlet.flush().await.map_err(|_| super::SourceError::SinkStopped)?;
     progress.log_complete();
     Ok(CopyEnd::Complete)
@@ -248,6 +287,7 @@ struct Progress<'a> {
     tables: Vec<TableProgressCount>,
     /// Tables whose state changed since it was last recorded.
     changed: BTreeSet<usize>,
+    complete_state: TableState,
     started: Instant,
     last_log: Instant,
     rows_this_run: u64,
@@ -259,12 +299,17 @@ struct TableProgressCount {
     label: TableLabels,
     estimated_rows: u64,
     rows_done: u64,
-    resume_after: Option<String>,
-    complete: bool,
+    ranges: Vec<CopyRange>,
+}
+
+impl TableProgressCount {
+    fn complete(&self) -> bool {
+        self.ranges.iter().all(|range| range.done)
+    }
 }
 
 impl<'a> Progress<'a> {
-    fn new(context: &CopyContext<'a>, tables: &[TableCopy]) -> Progress<'a> {
+    fn new(context: &CopyContext<'a>, tables: &[TableCopy], complete_state: TableState) -> Progress<'a> {
         let now = Instant::now();
         let tables = tables
             .iter()
@@ -273,15 +318,9 @@ impl<'a> Progress<'a> {
                 let label = TableLabels { pipeline: context.pipeline.to_owned(), table: name.dotted() };
                 let estimated_rows = u64::try_from(work.table.estimated_rows).unwrap_or(0);
                 context.metrics.snapshot_rows_estimated.get_or_create(&label).set(work.table.estimated_rows.max(0));
-                tracing::info!(pipeline = context.pipeline, table = %name, estimated_rows, resume = work.resume_after.is_some(), rows_done = work.rows_done, "Copying table.");
-                TableProgressCount {
-                    name,
-                    label,
-                    estimated_rows,
-                    rows_done: work.rows_done,
-                    resume_after: work.resume_after.clone(),
-                    complete: false,
-                }
+                let resume = work.ranges.iter().any(|range| range.done || range.resume_after.is_some());
+                tracing::info!(pipeline = context.pipeline, table = %name, estimated_rows, ranges = work.ranges.len(), resume, rows_done = work.rows_done, "Copying table.");
+                TableProgressCount { name, label, estimated_rows, rows_done: work.rows_done, ranges: work.ranges.clone() }
             })
             .collect();
         Progress {
@@ -289,6 +328,7 @@ impl<'a> Progress<'a> {
             metrics: context.metrics,
             tables,
             changed: BTreeSet::new(),
+            complete_state,
             started: now,
             last_log: now,
             rows_this_run: 0,
@@ -299,10 +339,12 @@ impl<'a> Progress<'a> {
         let Some(table) = self.tables.get_mut(piece.table) else { return };
         table.rows_done += rows;
         self.rows_this_run += rows;
-        if piece.resume_after.is_some() {
-            table.resume_after = piece.resume_after.clone();
+        if let Some(range) = table.ranges.get_mut(piece.range) {
+            if piece.resume_after.is_some() {
+                range.resume_after = piece.resume_after.clone();
+            }
+            range.done |= piece.last;
         }
-        table.complete |= piece.last;
         self.metrics.snapshot_rows.get_or_create(&table.label).inc_by(rows);
         self.changed.insert(piece.table);
     }
@@ -311,12 +353,12 @@ impl<'a> Progress<'a> {
     fn record(&mut self, outlet: &mut Outlet) {
         for index in std::mem::take(&mut self.changed) {
             let Some(table) = self.tables.get(index) else { continue };
-            let state = if table.complete {
-                tracing::info!(pipeline = self.pipeline, table = %table.name, rows = table.rows_done, "Table copied; streaming its changes from here.");
+            let state = if table.complete() {
+                tracing::info!(pipeline = self.pipeline, table = %table.name, rows = table.rows_done, "Table copied.");
                 self.metrics.snapshot_remaining_seconds.get_or_create(&table.label).set(0);
-                TableState::Streaming
+                self.complete_state.clone()
             } else {
-                TableState::Snapshotting { rows_done: table.rows_done, resume_after: table.resume_after.clone() }
+                TableState::Snapshotting { rows_done: table.rows_done, ranges: table.ranges.clone() }
             };
             outlet.update_checkpoint(CheckpointUpdate::Table(table.name.clone(), state));
         }
@@ -331,7 +373,7 @@ impl<'a> Progress<'a> {
         let rate = self.rows_this_run as f64 / seconds;
         let done: u64 = self.tables.iter().map(|table| table.rows_done).sum();
         let estimated: u64 = self.tables.iter().map(|table| table.estimated_rows.max(table.rows_done)).sum();
-        for table in self.tables.iter().filter(|table| !table.complete) {
+        for table in self.tables.iter().filter(|table| !table.complete()) {
             let remaining = table.estimated_rows.saturating_sub(table.rows_done) as f64;
             let eta = if rate > 0.0 { (remaining / rate).round() as i64 } else { -1 };
             self.metrics.snapshot_remaining_seconds.get_or_create(&table.label).set(eta);
@@ -343,7 +385,7 @@ impl<'a> Progress<'a> {
             estimated_rows = estimated,
             rows_per_second = rate.round() as u64,
             eta_seconds,
-            tables_left = self.tables.iter().filter(|table| !table.complete).count(),
+            tables_left = self.tables.iter().filter(|table| !table.complete()).count(),
             "Snapshot progress."
         );
     }

@@ -24,7 +24,8 @@ use wellhead_decoders::pgcopy::CopyBinaryDecoder;
 use wellhead_decoders::pgvalue::{decode_binary, decode_text};
 
 use super::SnapshotError;
-use super::table::SnapshotTable;
+use super::table::{RangeLiterals, SnapshotTable};
+use crate::checkpoint::CopyRange;
 use crate::source::postgres::codec::CodecError;
 use crate::source::postgres::params::ConnectionParams;
 use crate::source::postgres::sql;
@@ -34,15 +35,17 @@ const PIECE_ROWS: usize = 2048;
 /// Bytes of copied data per piece at most (one wider row makes a piece of its own).
 const PIECE_BYTES: usize = 1 << 20;
 
-/// Consecutive rows of one table, in copy order.
+/// Consecutive rows of one range of a table, in copy order.
 #[derive(Debug)]
 pub struct RowsPiece {
     /// The table's index in the run.
     pub table: usize,
+    /// The range's index in the table's copy.
+    pub range: usize,
     pub rows: Vec<Row>,
     /// The resume key of the last row (see [`encode_resume_key`]); `None` in an empty last piece.
     pub resume_after: Option<String>,
-    /// The table's copy is complete with this piece.
+    /// The range's copy is complete with this piece.
     pub last: bool,
     _memory: Option<OwnedSemaphorePermit>,
 }
@@ -71,20 +74,25 @@ impl SnapshotReader {
         Ok(SnapshotReader { client })
     }
 
-    /// Copies the rows of `table` after `resume_after` into `pieces`, the last one marked.
+    /// Copies the rows of range `work.range` of `table` after its resume key into `pieces`,
+    /// the last one marked.
     pub async fn copy(
         &self,
-        index: usize,
+        work: CopyWork,
         table: &SnapshotTable,
-        resume_after: Option<&str>,
+        range: &CopyRange,
         pieces: &mpsc::Sender<RowsPiece>,
         memory: &Arc<Semaphore>,
     ) -> Result<(), SnapshotError> {
-        let literals = match resume_after {
+        let literals = match &range.resume_after {
             Some(key) => Some(self.resume_literals(table, key).await?),
             None => None,
         };
-        let statement = table.copy_statement(literals.as_deref());
+        let bounds = RangeLiterals {
+            after: self.text_literal(table, range.after.as_deref()).await?,
+            up_to: self.text_literal(table, range.up_to.as_deref()).await?,
+        };
+        let statement = table.copy_statement(&bounds, literals.as_deref());
         let copy_error =
             |error: tokio_postgres::Error| SnapshotError::sql(format!("copying {}", table.schema.table), &error);
         let stream = self.client.copy_out(&statement).await.map_err(copy_error)?;
@@ -103,14 +111,24 @@ impl SnapshotReader {
                 piece.rows.push(decode_row(table, fields)?);
                 piece.resume_after = Some(encode_resume_key(&resume_fields, fields));
                 if piece.rows.len() >= PIECE_ROWS || piece.bytes >= PIECE_BYTES {
-                    piece.send(index, false, pieces, memory).await?;
+                    piece.send(work, false, pieces, memory).await?;
                 }
             }
         }
         decoder
             .finish()
             .map_err(|error| SnapshotError::Copy { table: table.schema.table.clone(), reason: error.to_string() })?;
-        piece.send(index, true, pieces, memory).await
+        piece.send(work, true, pieces, memory).await
+    }
+
+    /// The server's SQL literal of a text (a range bound), `None` for none.
+    async fn text_literal(&self, table: &SnapshotTable, text: Option<&str>) -> Result<Option<String>, SnapshotError> {
+        let Some(text) = text else { return Ok(None) };
+        let row =
+            self.client.query_one("SELECT quote_literal($1::text)", &[&text]).await.map_err(|error| {
+                SnapshotError::sql(format!("quoting a range bound of {}", table.schema.table), &error)
+            })?;
+        Ok(Some(row.get(0)))
     }
 
     /// The server's SQL literals for an encoded resume key.
@@ -137,6 +155,15 @@ impl SnapshotReader {
     }
 }
 
+/// One unit of a copy: a range of a table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CopyWork {
+    /// The table's index in the run.
+    pub table: usize,
+    /// The range's index in the table's copy.
+    pub range: usize,
+}
+
 /// The piece being filled.
 #[derive(Debug, Default)]
 struct PieceBuilder {
@@ -148,7 +175,7 @@ struct PieceBuilder {
 impl PieceBuilder {
     async fn send(
         &mut self,
-        table: usize,
+        work: CopyWork,
         last: bool,
         pieces: &mpsc::Sender<RowsPiece>,
         memory: &Arc<Semaphore>,
@@ -156,7 +183,8 @@ impl PieceBuilder {
         let permits = u32::try_from(self.bytes).unwrap_or(u32::MAX).clamp(1, memory.available_permits().max(1) as u32);
         let permit = memory.clone().acquire_many_owned(permits).await.map_err(|_| SnapshotError::Stopped)?;
         let piece = RowsPiece {
-            table,
+            table: work.table,
+            range: work.range,
             rows: std::mem::take(&mut self.rows),
             resume_after: self.resume_after.take(),
             last,

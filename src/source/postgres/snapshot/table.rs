@@ -18,6 +18,7 @@ use tokio_postgres::Client;
 use wellhead_decoders::change::{ColumnSchema, ColumnType, TableName, TableSchema};
 
 use super::SnapshotError;
+use crate::checkpoint::CopyRange;
 use crate::source::postgres::catalog::TypeCatalog;
 use crate::source::postgres::slot::quote_identifier;
 
@@ -155,9 +156,56 @@ impl SnapshotTable {
             .collect()
     }
 
-    /// The COPY statement that reads every row after `resume_after` (SQL literals, one per
-    /// resume field, quoted by the server), in copy order.
-    pub fn copy_statement(&self, resume_after: Option<&[String]>) -> String {
+    /// The first key column's SQL type, when the copy is in key order (what ranges split).
+    pub fn range_column(&self) -> Option<(&str, &str)> {
+        let CopyOrder::Key(columns) = &self.order else { return None };
+        let first = *columns.first()?;
+        Some((self.schema.columns.get(first)?.name.as_str(), self.reads.get(first)?.type_sql.as_str()))
+    }
+
+    /// Splits the copy into up to `wanted` ranges of the first key column at the bounds of
+    /// the server's histogram for it (`pg_stats`, from the last ANALYZE); one range without
+    /// a key, without statistics, or when one is wanted.
+    pub async fn plan_ranges(&self, client: &Client, wanted: usize) -> Result<Vec<CopyRange>, SnapshotError> {
+        let whole = vec![CopyRange::default()];
+        let Some((column, type_sql)) = self.range_column() else { return Ok(whole) };
+        let Ok(wanted) = i32::try_from(wanted) else { return Ok(whole) };
+        if wanted <= 1 {
+            return Ok(whole);
+        }
+        let table = &self.schema.table;
+        let rows = client
+            .query(
+                &format!(
+                    "SELECT (h.b[greatest(1, (array_length(h.b, 1) * i) / $4)])::text
+                       FROM (SELECT histogram_bounds::text::{type_sql}[] AS b FROM pg_stats
+                              WHERE schemaname = $1 AND tablename = $2 AND attname = $3) h,
+                            generate_series(1, $4 - 1) i
+                      ORDER BY i"
+                ),
+                &[&table.namespace, &table.name, &column, &wanted],
+            )
+            .await
+            .map_err(|error| SnapshotError::sql(format!("reading the key statistics of {table}"), &error))?;
+        let mut bounds: Vec<String> = rows.iter().filter_map(|row| row.get::<_, Option<String>>(0)).collect();
+        bounds.dedup();
+        if bounds.is_empty() {
+            return Ok(whole);
+        }
+        let mut ranges = Vec::with_capacity(bounds.len() + 1);
+        let mut after = None;
+        for bound in bounds {
+            ranges.push(CopyRange { after: after.take(), up_to: Some(bound.clone()), ..CopyRange::default() });
+            after = Some(bound);
+        }
+        ranges.push(CopyRange { after, ..CopyRange::default() });
+        Ok(ranges)
+    }
+
+    /// The COPY statement that reads every row of a range (`after`/`up_to`: SQL literals of
+    /// the first key column, quoted by the server) after `resume_after` (one literal per
+    /// resume field), in copy order.
+    pub fn copy_statement(&self, bounds: &RangeLiterals, resume_after: Option<&[String]>) -> String {
         let mut select: Vec<String> = self
             .schema
             .columns
@@ -192,13 +240,26 @@ impl SnapshotTable {
                 .collect(),
             CopyOrder::Ctid => vec!["ctid".to_owned()],
         };
+        let mut conditions = Vec::new();
+        if let Some((column, type_sql)) = self.range_column() {
+            let column = quote_identifier(column);
+            if let Some(after) = &bounds.after {
+                conditions.push(format!("{column} > {after}::{type_sql}"));
+            }
+            if let Some(up_to) = &bounds.up_to {
+                conditions.push(format!("{column} <= {up_to}::{type_sql}"));
+            }
+        }
         if let Some(literals) = resume_after {
             let values: Vec<String> = literals
                 .iter()
                 .zip(self.resume_field_types())
                 .map(|(literal, (_, column_type))| format!("{literal}::{column_type}"))
                 .collect();
-            statement.push_str(&format!(" WHERE ({}) > ({})", key_sql.join(", "), values.join(", ")));
+            conditions.push(format!("({}) > ({})", key_sql.join(", "), values.join(", ")));
+        }
+        if !conditions.is_empty() {
+            statement.push_str(&format!(" WHERE {}", conditions.join(" AND ")));
         }
         // In physical order a plain scan is already sorted (synchronized scans are off).
         if let CopyOrder::Key(_) = self.order {
@@ -207,6 +268,13 @@ impl SnapshotTable {
         statement.push_str(") TO STDOUT (FORMAT binary)");
         statement
     }
+}
+
+/// A range's bounds as SQL literals (see [`SnapshotTable::copy_statement`]).
+#[derive(Debug, Default)]
+pub struct RangeLiterals {
+    pub after: Option<String>,
+    pub up_to: Option<String>,
 }
 
 /// Types whose binary form the decoders do not read as the type they map to: `"char"` (and

@@ -1,0 +1,206 @@
+//! Snapshot modes and the tables they copy, through the `jsonl` sink:
+//! `initial_only` copies and stops (dropping its slot); `when_needed` copies
+//! every table again when the slot is gone; a table added to the config of a
+//! pipeline that has streamed is copied while the changes of the others made
+//! meanwhile arrive; a row with a 100 MB value is copied whole.
+//!
+//! ```text
+//!  rows before start ─► wellhead (mode) ─► out.jsonl: r rows, then c/u/d ─► fold per key = SELECT * (the oracle)
+//! ```
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use support::{TestDatabase, Wellhead, run_wellhead, wait_for};
+
+/// `(table, id)` → `v`, as the output's changes leave it.
+fn fold(output: &[serde_json::Value]) -> BTreeMap<(String, i64), String> {
+    let mut state = BTreeMap::new();
+    for envelope in output {
+        let table = envelope["source"]["table"].as_str().expect("table").to_owned();
+        match envelope["op"].as_str().expect("op") {
+            "d" => {
+                state.remove(&(table, envelope["before"]["id"].as_i64().expect("id")));
+            }
+            "t" => state.retain(|(name, _), _| *name != table),
+            _ => {
+                let after = &envelope["after"];
+                state.insert((table, after["id"].as_i64().expect("id")), after["v"].as_str().expect("v").to_owned());
+            }
+        }
+    }
+    state
+}
+
+/// The source's rows of `tables`, in the shape of [`fold`].
+async fn source_rows(db: &TestDatabase, tables: &[&str]) -> BTreeMap<(String, i64), String> {
+    let mut state = BTreeMap::new();
+    for table in tables {
+        for row in db.client.query(&format!("SELECT id::int8, v FROM {table}"), &[]).await.expect("rows") {
+            state.insert(((*table).to_owned(), row.get(0)), row.get(1));
+        }
+    }
+    state
+}
+
+fn set_mode(config: &std::path::Path, mode: &str) {
+    let text = std::fs::read_to_string(config).expect("config");
+    std::fs::write(config, text.replace("mode = \"never\"", &format!("mode = \"{mode}\""))).expect("config");
+}
+
+async fn slot_exists(db: &TestDatabase) -> bool {
+    db.client
+        .query_opt("SELECT 1 FROM pg_replication_slots WHERE slot_name = $1", &[&db.name])
+        .await
+        .expect("slots")
+        .is_some()
+}
+
+async fn create_table(db: &TestDatabase, table: &str, rows: i64) {
+    db.client
+        .batch_execute(&format!(
+            "CREATE TABLE {table} (id int PRIMARY KEY, v text NOT NULL);
+             INSERT INTO {table} SELECT g, 'before ' || g FROM generate_series(1, {rows}) g;"
+        ))
+        .await
+        .expect("table");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn initial_only_copies_every_row_then_stops_and_drops_its_slot() {
+    let db = TestDatabase::create(support::Server::Pg15, "initialonly").await;
+    create_table(&db, "a", 3_000).await;
+    create_table(&db, "b", 10).await;
+    let config = db.write_config(&["public.a", "public.b"], "");
+    set_mode(&config, "initial_only");
+    let config_arg = config.to_str().expect("utf-8 path");
+    let first = run_wellhead(&["run", "--config", config_arg], &[], Duration::from_secs(60));
+    assert_eq!(first.code, Some(0), "initial_only ends by itself, cleanly:\n{}", first.stderr);
+    assert!(first.stderr.contains("dropped the slot"), "{}", first.stderr);
+    let output = db.read_output();
+    assert_eq!(output.len(), 3_010);
+    assert!(output.iter().all(|envelope| envelope["op"] == "r" && envelope["source"]["snapshot"] == true));
+    assert_eq!(fold(&output), source_rows(&db, &["a", "b"]).await);
+    assert!(!slot_exists(&db).await, "no slot is left to pin WAL");
+
+    // Run again: nothing left to copy, nothing written, no slot created.
+    db.client.batch_execute("INSERT INTO a VALUES (9001, 'after')").await.expect("insert");
+    let second = run_wellhead(&["run", "--config", config_arg], &[], Duration::from_secs(60));
+    assert_eq!(second.code, Some(0), "{}", second.stderr);
+    assert_eq!(db.read_output().len(), 3_010, "a finished initial_only pipeline copies nothing again");
+    assert!(!slot_exists(&db).await);
+    db.drop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn when_needed_copies_every_table_again_when_the_slot_is_gone() {
+    let db = TestDatabase::create(support::Server::Pg15, "whenneeded").await;
+    create_table(&db, "t", 100).await;
+    let config = db.write_config(&["public.t"], "");
+    set_mode(&config, "when_needed");
+    let mut wellhead = Wellhead::start(&config);
+    wellhead.wait_streaming().await;
+    db.client
+        .batch_execute("INSERT INTO t SELECT g, 'streamed ' || g FROM generate_series(101, 110) g")
+        .await
+        .expect("insert");
+    wait_for(Duration::from_secs(30), "the copy and the inserts", || db.read_output().len() >= 110).await;
+    wellhead.end(true, "first run");
+
+    // The slot is lost while Wellhead is stopped, and changes are made meanwhile: a gap.
+    db.client.query("SELECT pg_drop_replication_slot($1)", &[&db.name]).await.expect("drop slot");
+    db.client
+        .batch_execute("UPDATE t SET v = 'in the gap' WHERE id <= 5; DELETE FROM t WHERE id = 6; INSERT INTO t VALUES (111, 'in the gap')")
+        .await
+        .expect("gap changes");
+    let mut wellhead = Wellhead::start(&config);
+    wellhead.wait_streaming().await;
+    db.client.batch_execute("UPDATE t SET v = 'after' WHERE id = 7").await.expect("update");
+    let expected = 110 + 1 + 110 + 1;
+    wait_for(Duration::from_secs(30), "the new copy and the update", || db.read_output().len() >= expected).await;
+    let log = wellhead.log_text();
+    wellhead.end(true, "second run");
+    assert!(log.contains("when_needed"), "the new copy is announced with its reason; log:\n{log}");
+    let output = db.read_output();
+    assert_eq!(output.len(), expected, "the first run's 110, a truncate, a new copy of 110 rows, one update");
+    assert_eq!(output[110]["op"], "t", "the new copy supersedes the earlier rows (id 6 was deleted in the gap)");
+    assert_eq!(output[110]["source"]["snapshot"], true);
+    assert!(output[111..221].iter().all(|envelope| envelope["op"] == "r"), "the new copy follows");
+    assert_eq!(output[221]["op"], "u");
+    assert_eq!(fold(&output), source_rows(&db, &["t"]).await, "the new copy fills the gap");
+    db.drop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_table_added_to_the_config_is_copied_and_the_changes_made_meanwhile_arrive() {
+    let db = TestDatabase::create(support::Server::Pg15, "addtable").await;
+    create_table(&db, "a", 50).await;
+    create_table(&db, "b", 70).await;
+    let config = db.write_config(&["public.a"], "");
+    set_mode(&config, "initial");
+    let mut wellhead = Wellhead::start(&config);
+    wellhead.wait_streaming().await;
+    db.client.batch_execute("INSERT INTO a VALUES (51, 'streamed')").await.expect("insert");
+    wait_for(Duration::from_secs(30), "a's copy and insert", || db.read_output().len() >= 51).await;
+    wellhead.end(true, "first run");
+
+    // While stopped: changes to a (streamed next time) and to b (not captured yet).
+    db.client
+        .batch_execute("UPDATE a SET v = 'while stopped' WHERE id = 1; INSERT INTO b VALUES (71, 'before capture')")
+        .await
+        .expect("changes while stopped");
+    let config = db.write_config(&["public.a", "public.b"], "");
+    set_mode(&config, "initial");
+    let mut wellhead = Wellhead::start(&config);
+    wellhead.wait_streaming().await;
+    db.client
+        .batch_execute("INSERT INTO b VALUES (72, 'streamed'); DELETE FROM a WHERE id = 2")
+        .await
+        .expect("changes");
+    let expected = 51 + 1 + 71 + 2;
+    wait_for(Duration::from_secs(30), "b's copy and the changes", || db.read_output().len() >= expected).await;
+    let log = wellhead.log_text();
+    wellhead.end(true, "second run");
+    assert!(log.contains("temporary slot"), "the new table is copied in a snapshot of its own; log:\n{log}");
+    let output = db.read_output();
+    assert_eq!(output.len(), expected);
+    assert_eq!(output[51]["op"], "u", "a's change made while stopped comes first (caught up)");
+    let copied: Vec<&serde_json::Value> = output.iter().filter(|envelope| envelope["op"] == "r").collect();
+    assert_eq!(copied.len(), 50 + 71, "a's first copy and b's copy");
+    assert_eq!(fold(&output), source_rows(&db, &["a", "b"]).await);
+    db.drop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_row_with_a_100_mb_value_is_copied_whole() {
+    let db = TestDatabase::create(support::Server::Pg15, "widerow").await;
+    db.client
+        .batch_execute(
+            "CREATE TABLE w (id int PRIMARY KEY, v text NOT NULL);
+             ALTER TABLE w ALTER COLUMN v SET STORAGE EXTERNAL;
+             INSERT INTO w VALUES (1, 'small'), (2, repeat('0123456789', 10 * 1024 * 1024)), (3, 'small too');",
+        )
+        .await
+        .expect("wide row");
+    let config = db.write_config(&["public.w"], "");
+    set_mode(&config, "initial");
+    let mut wellhead = Wellhead::start(&config);
+    wellhead.wait_streaming().await;
+    // Lines are counted, not parsed, while waiting: the file holds 100 MB.
+    wait_for(Duration::from_secs(60), "the three rows", || {
+        std::fs::read(db.output_path())
+            .map(|bytes| bytes.iter().filter(|&&byte| byte == b'\n').count() >= 3)
+            .unwrap_or(false)
+    })
+    .await;
+    wellhead.end(true, "wide row");
+    let output = db.read_output();
+    assert_eq!(output.len(), 3);
+    let wide = output[1]["after"]["v"].as_str().expect("v");
+    assert_eq!(wide.len(), 100 * 1024 * 1024);
+    assert!(wide.as_bytes().chunks(10).all(|chunk| chunk == b"0123456789"), "the value is exact");
+    assert_eq!(output[2]["after"]["v"], "small too");
+    db.drop().await;
+}
