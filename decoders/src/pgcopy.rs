@@ -96,20 +96,29 @@ impl TupleScan {
 /// One tuple of the stream: its fields in column order, `None` for NULL.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CopyTuple {
-    fields: Vec<Option<Bytes>>,
+    /// The tuple's bytes, field count included.
+    data: Bytes,
+    /// Where each field's data lies in `data`; `None` for NULL.
+    fields: Vec<Option<std::ops::Range<usize>>>,
     byte_len: usize,
 }
 
 impl CopyTuple {
     /// The fields in column order; each is the column's binary (send) form,
-    /// or `None` for NULL.
-    pub fn fields(&self) -> &[Option<Bytes>] {
-        &self.fields
+    /// or `None` for NULL. Slices of the tuple: no copy, no reference count.
+    pub fn fields(&self) -> impl ExactSizeIterator<Item = Option<&[u8]>> {
+        self.fields.iter().map(|range| range.clone().and_then(|range| self.data.get(range)))
     }
 
-    /// The fields, as [`fields`](Self::fields) returns them.
+    /// Field `index` (from 0): `None` past the last field, `Some(None)` for NULL.
+    pub fn field(&self, index: usize) -> Option<Option<&[u8]>> {
+        let range = self.fields.get(index)?;
+        Some(range.clone().and_then(|range| self.data.get(range)))
+    }
+
+    /// The fields as shared slices of the stream's buffer.
     pub fn into_fields(self) -> Vec<Option<Bytes>> {
-        self.fields
+        self.fields.iter().map(|range| range.clone().map(|range| self.data.slice(range))).collect()
     }
 
     /// Bytes of field data, all fields together (lengths and NULLs count 0).
@@ -378,29 +387,25 @@ fn field_data_len(length: i32) -> Option<usize> {
     if length == NULL_LENGTH { Some(0) } else { usize::try_from(length).ok() }
 }
 
-/// Cuts a complete tuple (field count included) into its fields, as slices;
+/// Cuts a complete tuple (field count included) into its fields' ranges;
 /// `None` if its lengths do not fit it.
-fn split_fields(mut tuple: Bytes, field_count: usize) -> Option<CopyTuple> {
-    skip_front(&mut tuple, FIELD_COUNT_LEN)?;
+fn split_fields(tuple: Bytes, field_count: usize) -> Option<CopyTuple> {
+    let mut at = FIELD_COUNT_LEN;
     let mut fields = Vec::with_capacity(field_count);
     let mut byte_len = 0usize;
     for _ in 0..field_count {
-        let length = peek(&tuple, 0).map(i32::from_be_bytes)?;
-        skip_front(&mut tuple, FIELD_LENGTH_LEN)?;
+        let length = peek(&tuple, at).map(i32::from_be_bytes)?;
+        at = at.checked_add(FIELD_LENGTH_LEN)?;
         if length == NULL_LENGTH {
             fields.push(None);
             continue;
         }
-        let data_len = usize::try_from(length).ok().filter(|&data_len| data_len <= tuple.len())?;
-        byte_len = byte_len.saturating_add(data_len);
-        fields.push(Some(tuple.split_to(data_len)));
+        let end = at.checked_add(usize::try_from(length).ok()?).filter(|&end| end <= tuple.len())?;
+        byte_len = byte_len.saturating_add(end - at);
+        fields.push(Some(at..end));
+        at = end;
     }
-    tuple.is_empty().then_some(CopyTuple { fields, byte_len })
-}
-
-/// Drops `count` bytes from the front of `bytes`; `None` if it is shorter.
-fn skip_front(bytes: &mut Bytes, count: usize) -> Option<()> {
-    (count <= bytes.len()).then(|| bytes.advance(count))
+    (at == tuple.len()).then_some(CopyTuple { data: tuple, fields, byte_len })
 }
 
 #[cfg(test)]

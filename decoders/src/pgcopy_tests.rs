@@ -102,7 +102,8 @@ fn fields_are_slices_of_one_buffer() -> Result<(), CopyFormatError> {
     decoder.push(&header(0, b""));
     decoder.push(&tuple(&[field(b"abc"), field(b"de")]));
     let Some(tuple) = decoder.next_tuple()? else { panic!("expected a tuple") };
-    let [Some(first), Some(second)] = tuple.fields() else { panic!("expected two values") };
+    let fields: Vec<Option<&[u8]>> = tuple.fields().collect();
+    let [Some(first), Some(second)] = fields[..] else { panic!("expected two values") };
     assert_eq!(second.as_ptr(), first.as_ptr().wrapping_add(first.len() + FIELD_LENGTH_LEN));
     assert_eq!(tuple.byte_len(), 5);
     Ok(())

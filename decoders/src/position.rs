@@ -22,6 +22,7 @@
 use std::cmp::Ordering;
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -187,13 +188,14 @@ impl BinlogPosition {
 /// by these ordinals; they only keep the pipeline's positions increasing.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct SnapshotPosition {
-    /// The last log change accepted before this row; `None` before the first.
-    pub after: Option<Box<Position>>,
+    /// The last log change accepted before this row; `None` before the first. Shared by
+    /// every row of the run (a snapshot writes millions of positions).
+    pub after: Option<Arc<Position>>,
     /// The row's place among the snapshot rows handed over after `after`, from 1.
     pub ordinal: u64,
     /// Where the snapshot was taken in the log, as a log position (PostgreSQL: the
     /// consistent point as commit LSN and LSN, ordinal 0); what the envelope shows.
-    pub taken_at: Box<Position>,
+    pub taken_at: Arc<Position>,
 }
 
 impl SnapshotPosition {
@@ -437,9 +439,9 @@ mod tests {
 
     fn snapshot_row(after: Option<Position>, ordinal: u64) -> Position {
         Position::Snapshot(SnapshotPosition {
-            after: after.map(Box::new),
+            after: after.map(Arc::new),
             ordinal,
-            taken_at: Box::new(change(500, 0, 500)),
+            taken_at: Arc::new(change(500, 0, 500)),
         })
     }
 

@@ -68,24 +68,40 @@ pub(crate) fn decode_numeric_binary(bytes: &[u8]) -> Result<Numeric, Problem> {
     if dscale & !DSCALE_MASK != 0 {
         return Err(format!("invalid display scale {dscale}").into());
     }
-    let groups = (0..group_count)
-        .map(|index| word(4 + index).filter(|group| *group < 10_000))
-        .collect::<Option<Vec<u16>>>()
-        .ok_or("a digit group is not below 10000")?;
+    if (0..group_count).any(|index| word(4 + index).is_none_or(|group| group >= 10_000)) {
+        return Err("a digit group is not below 10000".into());
+    }
     let weight = i64::from(weight.cast_signed());
-    let group_at = |index: i64| usize::try_from(index).ok().and_then(|index| groups.get(index)).copied().unwrap_or(0);
-    let mut integer = String::new();
-    for index in 0..=weight {
-        integer.push_str(&format!("{:04}", group_at(index)));
-    }
+    let group_at = |index: i64| {
+        usize::try_from(index).ok().filter(|&index| index < group_count).and_then(|index| word(4 + index)).unwrap_or(0)
+    };
     let scale = u32::from(dscale);
+    let integer_groups = usize::try_from(weight.saturating_add(1)).unwrap_or(0);
     let fraction_groups = i64::from(dscale.div_ceil(4));
-    let mut fraction = String::with_capacity(usize::from(dscale) + 4);
-    for index in 0..fraction_groups {
-        fraction.push_str(&format!("{:04}", group_at(weight + 1 + index)));
+    let mut digits = String::with_capacity(4 * integer_groups + usize::from(dscale) + 4);
+    for index in 0..=weight {
+        push_group(&mut digits, group_at(index));
     }
-    fraction.truncate(usize::from(dscale));
-    Ok(Numeric::Finite(decimal(negative, &integer, &fraction, scale)))
+    let integer_len = digits.len();
+    for index in 0..fraction_groups {
+        push_group(&mut digits, group_at(weight + 1 + index));
+    }
+    digits.truncate(integer_len + usize::from(dscale));
+    // Normalised: no leading zeros, "0" for zero.
+    match digits.bytes().position(|digit| digit != b'0') {
+        Some(first) => {
+            digits.drain(..first);
+        }
+        None => digits = "0".to_owned(),
+    }
+    Ok(Numeric::Finite(Decimal { negative: negative && digits != "0", digits, scale }))
+}
+
+/// Appends a base-10000 digit group (below 10000) as four decimal digits.
+fn push_group(digits: &mut String, group: u16) {
+    for divisor in [1000, 100, 10, 1] {
+        digits.push(char::from(b'0' + ((group / divisor) % 10) as u8));
+    }
 }
 
 /// A normalised [`Decimal`] from its digits either side of the point.

@@ -252,8 +252,9 @@ pub async fn copy_tables(
 /// Numbers snapshot rows after the last change the pipeline accepted.
 #[derive(Debug)]
 struct SnapshotOrdinals {
-    after: Option<Box<Position>>,
+    after: Option<Arc<Position>>,
     last: u64,
+    taken_at: Option<Arc<Position>>,
 }
 
 impl SnapshotOrdinals {
@@ -261,20 +262,20 @@ impl SnapshotOrdinals {
     fn after(accepted: Option<&Position>) -> SnapshotOrdinals {
         match accepted {
             Some(Position::Snapshot(snapshot)) => {
-                SnapshotOrdinals { after: snapshot.after.clone(), last: snapshot.ordinal }
+                SnapshotOrdinals { after: snapshot.after.clone(), last: snapshot.ordinal, taken_at: None }
             }
-            Some(log) => SnapshotOrdinals { after: Some(Box::new(log.clone())), last: 0 },
-            None => SnapshotOrdinals { after: None, last: 0 },
+            Some(log) => SnapshotOrdinals { after: Some(Arc::new(log.clone())), last: 0, taken_at: None },
+            None => SnapshotOrdinals { after: None, last: 0, taken_at: None },
         }
     }
 
     fn next(&mut self, taken_at: &Position) -> Position {
         self.last += 1;
-        Position::Snapshot(SnapshotPosition {
-            after: self.after.clone(),
-            ordinal: self.last,
-            taken_at: Box::new(taken_at.clone()),
-        })
+        let taken_at = match &self.taken_at {
+            Some(shared) if **shared == *taken_at => shared.clone(),
+            _ => self.taken_at.insert(Arc::new(taken_at.clone())).clone(),
+        };
+        Position::Snapshot(SnapshotPosition { after: self.after.clone(), ordinal: self.last, taken_at })
     }
 }
 

@@ -20,7 +20,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio_postgres::Client;
 use tokio_postgres::types::{IsNull, ToSql, Type, to_sql_checked};
 use wellhead_decoders::change::{ColumnValue, Identifier, Row};
-use wellhead_decoders::pgcopy::CopyBinaryDecoder;
+use wellhead_decoders::pgcopy::{CopyBinaryDecoder, CopyTuple};
 use wellhead_decoders::pgvalue::{decode_binary, decode_text};
 
 use super::SnapshotError;
@@ -106,10 +106,9 @@ impl SnapshotReader {
                 .next_tuple()
                 .map_err(|error| SnapshotError::Copy { table: table.schema.table.clone(), reason: error.to_string() })?
             {
-                let fields = tuple.fields();
                 piece.bytes += tuple.byte_len();
-                piece.rows.push(decode_row(table, fields)?);
-                piece.resume_after = Some(encode_resume_key(&resume_fields, fields));
+                piece.rows.push(decode_row(table, &tuple)?);
+                piece.resume_after = Some(encode_resume_key(&resume_fields, &tuple));
                 if piece.rows.len() >= PIECE_ROWS || piece.bytes >= PIECE_BYTES {
                     piece.send(work, false, pieces, memory).await?;
                 }
@@ -196,12 +195,12 @@ impl PieceBuilder {
 }
 
 /// Decodes one copied row into the table's schema (the trailing `ctid` is not part of it).
-fn decode_row(table: &SnapshotTable, fields: &[Option<bytes::Bytes>]) -> Result<Row, SnapshotError> {
+fn decode_row(table: &SnapshotTable, tuple: &CopyTuple) -> Result<Row, SnapshotError> {
     table
         .schema
         .columns
         .iter()
-        .zip(fields)
+        .zip(tuple.fields())
         .enumerate()
         .map(|(index, (column, field))| {
             let Some(bytes) = field else { return Ok(ColumnValue::Null) };
@@ -223,13 +222,13 @@ fn decode_row(table: &SnapshotTable, fields: &[Option<bytes::Bytes>]) -> Result<
 
 /// The resume key of a copied row: its resume fields' bytes as copied, in hex, joined by
 /// commas (key columns are never NULL; a NULL is written as an empty field).
-pub fn encode_resume_key(resume_fields: &[usize], fields: &[Option<bytes::Bytes>]) -> String {
+pub fn encode_resume_key(resume_fields: &[usize], tuple: &CopyTuple) -> String {
     let mut key = String::new();
     for (position, &field) in resume_fields.iter().enumerate() {
         if position > 0 {
             key.push(',');
         }
-        if let Some(Some(bytes)) = fields.get(field) {
+        if let Some(Some(bytes)) = tuple.field(field) {
             for byte in bytes.iter() {
                 key.push(HEX_DIGITS[usize::from(byte >> 4)] as char);
                 key.push(HEX_DIGITS[usize::from(byte & 0xF)] as char);
