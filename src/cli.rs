@@ -26,6 +26,19 @@ pub enum Command {
         #[arg(long, value_name = "NAME")]
         accept_gap: Vec<String>,
     },
+    /// Ask the running instance of CONFIG (at its control.http) to copy a table again: its
+    /// rows are written as op r once the pipeline has caught up, then its changes go on.
+    Snapshot {
+        /// Configuration file (TOML) of the running instance.
+        #[arg(long, short)]
+        config: PathBuf,
+        /// The table, as SQL names it: schema.table (quote parts with dots or capitals).
+        #[arg(long)]
+        table: String,
+        /// The pipeline (needed when the config has more than one).
+        #[arg(long)]
+        pipeline: Option<String>,
+    },
     /// Verify configuration, connectivity and database prerequisites; exit 1 when anything is wrong.
     Check {
         /// Configuration file (TOML).

@@ -57,6 +57,16 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let config = Config::load(&config, std::env::vars()).context("configuration")?;
             Ok(if wellhead::check::check_config(&config).await { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
+        Command::Snapshot { config, table, pipeline } => {
+            let config = Config::load(&config, std::env::vars()).context("configuration")?;
+            let answer = tokio::task::spawn_blocking(move || {
+                wellhead::control::snapshot_requests::send_request(&config, pipeline.as_deref(), &table)
+            })
+            .await
+            .context("snapshot request")??;
+            println!("{answer}");
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Run { config, accept_gap } => {
             let mut config = Config::load(&config, std::env::vars()).context("configuration")?;
             config.accept_gaps(&accept_gap).context("--accept-gap")?;

@@ -94,6 +94,8 @@ pub struct Metrics {
     pub snapshot_remaining_seconds: Family<TableLabels, Gauge>,
     /// What each pipeline is doing (`/health/ready`).
     pub health: Health,
+    /// Tables the operator asked to copy again (the control plane's, shared like `health`).
+    pub snapshot_requests: crate::control::snapshot_requests::SnapshotRequests,
     registry: Arc<Registry>,
 }
 
@@ -115,6 +117,7 @@ impl Metrics {
             snapshot_rows_estimated: Family::default(),
             snapshot_remaining_seconds: Family::default(),
             health: Health::default(),
+            snapshot_requests: Default::default(),
             registry: Arc::new(Registry::default()),
         };
         registry.register(CHANGES_TOTAL, "Changes written durably by the sink", metrics.changes.clone());

@@ -15,6 +15,14 @@ use std::time::Duration;
 
 use support::{TestDatabase, Wellhead, run_wellhead, wait_for};
 
+/// Rows of the table copied again on request: enough for a kill to land inside its copy.
+const ROWS_COPIED_AGAIN: i64 = 300_000;
+
+/// Lines in the output so far (counted, not parsed).
+fn output_lines(db: &TestDatabase) -> usize {
+    std::fs::read(db.output_path()).map(|bytes| bytes.iter().filter(|&&byte| byte == b'\n').count()).unwrap_or(0)
+}
+
 /// `(table, id)` → `v`, as the output's changes leave it.
 fn fold(output: &[serde_json::Value]) -> BTreeMap<(String, i64), String> {
     let mut state = BTreeMap::new();
@@ -189,12 +197,7 @@ async fn a_row_with_a_100_mb_value_is_copied_whole() {
     let mut wellhead = Wellhead::start(&config);
     wellhead.wait_streaming().await;
     // Lines are counted, not parsed, while waiting: the file holds 100 MB.
-    wait_for(Duration::from_secs(60), "the three rows", || {
-        std::fs::read(db.output_path())
-            .map(|bytes| bytes.iter().filter(|&&byte| byte == b'\n').count() >= 3)
-            .unwrap_or(false)
-    })
-    .await;
+    wait_for(Duration::from_secs(60), "the three rows", || output_lines(&db) >= 3).await;
     wellhead.end(true, "wide row");
     let output = db.read_output();
     assert_eq!(output.len(), 3);
@@ -202,5 +205,71 @@ async fn a_row_with_a_100_mb_value_is_copied_whole() {
     assert_eq!(wide.len(), 100 * 1024 * 1024);
     assert!(wide.as_bytes().chunks(10).all(|chunk| chunk == b"0123456789"), "the value is exact");
     assert_eq!(output[2]["after"]["v"], "small too");
+    db.drop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_table_copied_again_on_request_resumes_after_a_kill_and_ends_equal_to_the_source() {
+    let db = TestDatabase::create(support::Server::Pg15, "requested").await;
+    create_table(&db, "a", 10).await;
+    create_table(&db, "b", ROWS_COPIED_AGAIN).await;
+    let http = format!("127.0.0.1:{}", support::free_port());
+    let control =
+        format!("[control]\nhttp = \"{http}\"\nregistry_user = \"operator\"\nregistry_password = \"s3cret\"\n");
+    let config = db.write_config(&["public.a", "public.b"], &control);
+    set_mode(&config, "initial");
+    let config_arg = config.to_str().expect("utf-8 path");
+    let mut wellhead = Wellhead::start(&config);
+    wellhead.wait_streaming().await;
+    wait_for(Duration::from_secs(60), "the first copy", || output_lines(&db) >= ROWS_COPIED_AGAIN as usize + 10).await;
+
+    // Without the operator's credentials the request is refused.
+    let (status, _) =
+        support::http("POST", &http, &format!("/pipelines/{}/snapshots", db.name), Some("{\"table\": \"public.b\"}"));
+    assert_eq!(status, 401);
+    let asked =
+        run_wellhead(&["snapshot", "--config", config_arg, "--table", "public.b"], &[], Duration::from_secs(30));
+    assert_eq!(asked.code, Some(0), "{}{}", asked.stdout, asked.stderr);
+    assert!(asked.stdout.contains("queued"), "{}", asked.stdout);
+    // Killed in the middle of the requested copy.
+    let checkpoint = db.dir.join("state").join(format!("{}.checkpoint.json", db.name));
+    wait_for(Duration::from_secs(60), "the requested copy's progress", || {
+        std::fs::read_to_string(&checkpoint)
+            .is_ok_and(|text| text.contains("snapshotting") && text.contains("resume_after"))
+    })
+    .await;
+    wellhead.end(false, "kill during the requested copy");
+    db.client
+        .batch_execute("UPDATE b SET v = 'while stopped' WHERE id = 3; INSERT INTO a VALUES (11, 'while stopped')")
+        .await
+        .expect("changes");
+
+    let mut wellhead = Wellhead::start(&config);
+    wellhead.wait_streaming().await;
+    db.client
+        .batch_execute("DELETE FROM b WHERE id = 4; UPDATE a SET v = 'after' WHERE id = 1")
+        .await
+        .expect("changes");
+    let expected_source = source_rows(&db, &["a", "b"]).await;
+    wait_for(Duration::from_secs(60), "the resumed copy", || wellhead.log_text().contains("Snapshot complete.")).await;
+    // Parsing the whole output is slow: poll it rarely.
+    let mut folded = BTreeMap::new();
+    for _ in 0..30 {
+        folded = fold(&db.read_output());
+        if folded == expected_source {
+            break;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    assert_eq!(folded, expected_source, "the output ends equal to the source");
+    let log = wellhead.log_text();
+    wellhead.end(true, "after the requested copy");
+    assert!(log.contains("resume=true"), "the copy resumed where the kill left it; log:\n{log}");
+    let output = db.read_output();
+    let copies_of_b =
+        output.iter().filter(|envelope| envelope["op"] == "r" && envelope["source"]["table"] == "b").count();
+    let rows = ROWS_COPIED_AGAIN as usize;
+    assert!(copies_of_b > rows, "b's rows were copied again ({copies_of_b} rows read in all)");
+    assert!(copies_of_b <= 2 * rows, "no row of the requested copy is read twice ({copies_of_b})");
     db.drop().await;
 }

@@ -2,5 +2,6 @@
 
 pub mod http;
 mod registry_api;
+pub mod snapshot_requests;
 
-pub use self::registry_api::RegistryDoor;
+pub use self::registry_api::{DoorRefusal, RegistryDoor};

@@ -41,7 +41,7 @@ use crate::registry::embedded::{EmbeddedRegistry, EmbeddedRegistryError};
 pub mod door;
 mod wire;
 
-pub use self::door::RegistryDoor;
+pub use self::door::{DoorRefusal, RegistryDoor};
 
 /// The text of schema `id`. An id this process has not seen may have been registered by
 /// another process sharing the registry's Kafka topic: the store catches up once before

@@ -25,17 +25,34 @@ impl RegistryDoor {
         RegistryDoor { credentials: password.map(|password| (user.to_owned(), password)) }
     }
 
-    fn admits(&self, headers: &HeaderMap) -> Result<(), ApiError> {
-        let Some((user, password)) = &self.credentials else { return Err(ApiError::ChangesOff) };
+    /// Whether `headers` carry the operator's credentials.
+    pub fn check(&self, headers: &HeaderMap) -> Result<(), DoorRefusal> {
+        let Some((user, password)) = &self.credentials else { return Err(DoorRefusal::Off) };
         let sent = headers
             .get(header::AUTHORIZATION)
             .and_then(|value| value.to_str().ok())
             .and_then(|value| value.strip_prefix("Basic ").or_else(|| value.strip_prefix("basic ")))
             .and_then(|encoded| base64::engine::general_purpose::STANDARD.decode(encoded.trim()).ok())
-            .ok_or(ApiError::Unauthorized)?;
+            .ok_or(DoorRefusal::Unauthorized)?;
         let expected = format!("{user}:{}", password.expose());
-        if constant_time_equal(&sent, expected.as_bytes()) { Ok(()) } else { Err(ApiError::Unauthorized) }
+        if constant_time_equal(&sent, expected.as_bytes()) { Ok(()) } else { Err(DoorRefusal::Unauthorized) }
     }
+
+    fn admits(&self, headers: &HeaderMap) -> Result<(), ApiError> {
+        self.check(headers).map_err(|refusal| match refusal {
+            DoorRefusal::Off => ApiError::ChangesOff,
+            DoorRefusal::Unauthorized => ApiError::Unauthorized,
+        })
+    }
+}
+
+/// Why the door stayed shut.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DoorRefusal {
+    /// The operator configured no credentials: changes over HTTP are off.
+    Off,
+    /// The request carried none, or the wrong ones.
+    Unauthorized,
 }
 
 /// Compares without an early exit, so that timing does not tell how much of a guess was right.

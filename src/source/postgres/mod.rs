@@ -274,7 +274,7 @@ impl PostgresSource {
         outlet: &mut Outlet,
         acks: &mut AckReceiver,
         shutdown: &mut watch::Receiver<bool>,
-    ) -> Result<(), SourceError> {
+    ) -> Result<SessionEnd, SourceError> {
         let client = sql::connect_sql(params).await.map_err(|error| SourceError::SqlConnect {
             address: params.address(),
             reason: sql::describe_sql_error(&error),
@@ -318,7 +318,8 @@ impl PostgresSource {
         let acknowledged = acknowledged_flush_lsn(&acks.borrow());
         let mut to_copy = self.tables_to_copy(&tables, outlet);
         if to_copy.is_empty() && self.snapshot.mode == SnapshotMode::InitialOnly {
-            return self.finish_initial_only(&client, &mut PipelineEnds { outlet, acks, shutdown }).await;
+            self.finish_initial_only(&client, &mut PipelineEnds { outlet, acks, shutdown }).await?;
+            return Ok(SessionEnd::Shutdown);
         }
         let slot_kind = if to_copy.is_empty() { NewSlot::Plain } else { NewSlot::ExportingSnapshot };
         let PreparedSlot { server, start_lsn, exported, resnapshot } =
@@ -338,15 +339,16 @@ impl PostgresSource {
             let exporter = Exporter { connection, created: exported };
             let copied = self.snapshot(params, &client, exporter, to_copy, &stream, &mut ends).await?;
             if copied == CopyEnd::Stopped {
-                return Ok(());
+                return Ok(SessionEnd::Shutdown);
             }
             if self.snapshot.mode == SnapshotMode::InitialOnly {
-                return self.finish_initial_only(&client, &mut ends).await;
+                self.finish_initial_only(&client, &mut ends).await?;
+                return Ok(SessionEnd::Shutdown);
             }
             connection = ReplicationConnection::connect(params).await?;
             self.previous_walsender = connection.backend_pid();
         }
-        self.stream_changes(&client, connection, &stream, None, &mut ends).await.map(|_ended| ())
+        self.stream_changes(&client, connection, &stream, None, &mut ends).await
     }
 
     /// Streams changes from the slot on `connection` until shutdown or `stop_at` (see
@@ -396,8 +398,31 @@ impl PostgresSource {
             pipeline_label: PipelineLabel { pipeline: self.pipeline.clone() },
             receive_timeout: stream.receive_timeout,
             stop_at,
+            snapshot_requests: self.metrics.snapshot_requests.subscribe(),
         };
         session.run().await
+    }
+}
+
+impl PostgresSource {
+    /// Takes the operator's requests for this pipeline: each table it captures is queued for
+    /// a new copy (recorded in the checkpoint with the next batch), which the next session
+    /// takes like a table added to the config.
+    fn queue_requested_tables(&mut self, outlet: &mut Outlet) {
+        for table in self.metrics.snapshot_requests.take(&self.pipeline) {
+            if self.snapshot.mode == SnapshotMode::Never {
+                tracing::error!(pipeline = %self.pipeline, %table, "Snapshot request ignored: snapshot.mode is \"never\".");
+                continue;
+            }
+            if !self.table_states.contains_key(&table) {
+                tracing::error!(pipeline = %self.pipeline, %table, "Snapshot request ignored: the pipeline does not capture this table (see source.tables).");
+                continue;
+            }
+            tracing::info!(pipeline = %self.pipeline, %table, "Copying the table again, as requested.");
+            let queued = TableState::Queued { reset: false };
+            outlet.update_checkpoint(CheckpointUpdate::Table(table.clone(), queued.clone()));
+            self.table_states.insert(table, queued);
+        }
     }
 }
 
@@ -437,7 +462,14 @@ impl crate::source::ChangeSource for PostgresSource {
         shutdown: &mut watch::Receiver<bool>,
     ) -> Result<(), SourceError> {
         let params = ConnectionParams::from_config(&self.config)?;
-        self.run_session(&params, outlet, acks, shutdown).await
+        loop {
+            // Requests made while the source was connecting or copying are taken here.
+            self.queue_requested_tables(outlet);
+            match self.run_session(&params, outlet, acks, shutdown).await? {
+                SessionEnd::SnapshotRequested => {}
+                SessionEnd::Shutdown | SessionEnd::ReachedStopPoint => return Ok(()),
+            }
+        }
     }
 }
 

@@ -102,6 +102,8 @@ pub enum SessionEnd {
     Shutdown,
     /// The stream reached `stop_at`: every transaction committed before it is in the outlet.
     ReachedStopPoint,
+    /// The operator asked for a table of this pipeline to be copied again.
+    SnapshotRequested,
 }
 
 /// Everything a replication session reads and writes besides its socket.
@@ -126,6 +128,9 @@ pub struct Session<'a> {
     /// Catching up to a snapshot's consistent point: end the session before the first
     /// transaction that commits at or after it (every earlier one has then been handed over).
     pub stop_at: Option<Lsn>,
+    /// Changes when the operator asks for a table to be copied again: the session ends
+    /// (`SessionEnd::SnapshotRequested`) when this pipeline has such a request.
+    pub snapshot_requests: watch::Receiver<u64>,
 }
 
 enum Wake {
@@ -135,6 +140,7 @@ enum Wake {
     Deadline,
     Status,
     Acked,
+    SnapshotRequested,
     Shutdown,
 }
 
@@ -163,6 +169,7 @@ impl Session<'_> {
                     Ok(()) => Wake::Acked,
                     Err(_) => return Err(SourceError::SinkStopped),
                 },
+                Ok(()) = self.snapshot_requests.changed() => Wake::SnapshotRequested,
                 _ = status_timer.tick() => Wake::Status,
                 _ = sleep_until(deadline), if deadline.is_some() => Wake::Deadline,
                 frame = self.connection.next_copy_data() => Wake::Frame(frame?),
@@ -195,6 +202,16 @@ impl Session<'_> {
                     self.send_status(&mut state, ping).await?;
                 }
                 Wake::Shutdown => return self.finish(&mut state).await,
+                // Taken after a catch-up, not during one (the copy that follows it takes them).
+                Wake::SnapshotRequested => {
+                    if self.stop_at.is_none()
+                        && self.metrics.snapshot_requests.pending_for(&self.pipeline_label.pipeline)
+                    {
+                        // What is collected stays in the outlet; the next session resends the rest.
+                        self.flush_batch(&mut state).await?;
+                        return Ok(SessionEnd::SnapshotRequested);
+                    }
+                }
             }
         }
     }
