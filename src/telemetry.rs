@@ -6,6 +6,7 @@
 
 use std::io::IsTerminal;
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -40,6 +41,18 @@ pub const SOURCE_LAG_BYTES: &str = "wellhead_source_lag_bytes";
 pub const ERRORS_TOTAL: &str = "wellhead_errors";
 /// `wellhead_restarts_total{pipeline}`: pipeline restarts from the last checkpoint.
 pub const RESTARTS_TOTAL: &str = "wellhead_restarts";
+/// `wellhead_sink_latency_seconds{pipeline}`: at the last checkpoint, how long before it the
+/// newest change it holds was committed in the source (a snapshot row: when the snapshot was
+/// taken) — the pipeline's lag behind the source while it is busy.
+pub const SINK_LATENCY_SECONDS: &str = "wellhead_sink_latency_seconds";
+/// `wellhead_checkpoint_timestamp_seconds{pipeline}`: when the last checkpoint was saved (Unix
+/// time; its age is `time() - wellhead_checkpoint_timestamp_seconds`).
+pub const CHECKPOINT_TIMESTAMP_SECONDS: &str = "wellhead_checkpoint_timestamp_seconds";
+/// `wellhead_queue_bytes{pipeline}`: estimated bytes of changes between source and sink (the
+/// queue is bounded by `buffer.max_bytes`).
+pub const QUEUE_BYTES: &str = "wellhead_queue_bytes";
+/// `wellhead_queue_batches{pipeline}`: batches waiting for the sink.
+pub const QUEUE_BATCHES: &str = "wellhead_queue_batches";
 /// `wellhead_snapshot_rows_total{pipeline, table}`: rows a snapshot handed to the pipeline.
 pub const SNAPSHOT_ROWS_TOTAL: &str = "wellhead_snapshot_rows";
 /// `wellhead_snapshot_rows_estimated{pipeline, table}`: the server's row estimate
@@ -89,6 +102,10 @@ pub struct Metrics {
     pub source_lag_bytes: Family<PipelineLabel, Gauge>,
     pub errors: Family<ErrorLabels, Counter>,
     pub restarts: Family<PipelineLabel, Counter>,
+    pub sink_latency_seconds: Family<PipelineLabel, Gauge<f64, AtomicU64>>,
+    pub checkpoint_timestamp_seconds: Family<PipelineLabel, Gauge<f64, AtomicU64>>,
+    pub queue_bytes: Family<PipelineLabel, Gauge>,
+    pub queue_batches: Family<PipelineLabel, Gauge>,
     pub snapshot_rows: Family<TableLabels, Counter>,
     pub snapshot_rows_estimated: Family<TableLabels, Gauge>,
     pub snapshot_remaining_seconds: Family<TableLabels, Gauge>,
@@ -113,6 +130,10 @@ impl Metrics {
             source_lag_bytes: Family::default(),
             errors: Family::default(),
             restarts: Family::default(),
+            sink_latency_seconds: Family::default(),
+            checkpoint_timestamp_seconds: Family::default(),
+            queue_bytes: Family::default(),
+            queue_batches: Family::default(),
             snapshot_rows: Family::default(),
             snapshot_rows_estimated: Family::default(),
             snapshot_remaining_seconds: Family::default(),
@@ -120,38 +141,28 @@ impl Metrics {
             snapshot_requests: Default::default(),
             registry: Arc::new(Registry::default()),
         };
-        registry.register(CHANGES_TOTAL, "Changes written durably by the sink", metrics.changes.clone());
-        registry.register(CHECKPOINTS_TOTAL, "Checkpoints saved", metrics.checkpoints.clone());
-        registry.register(CHECKPOINT_LSN, "Flush LSN of the last saved checkpoint", metrics.checkpoint_lsn.clone());
-        registry.register(RECONNECTS_TOTAL, "Source reconnects after transient errors", metrics.reconnects.clone());
-        registry.register(
-            SCHEMA_CHANGES_TOTAL,
-            "Table shapes registered as new schemas",
-            metrics.schema_changes.clone(),
-        );
-        registry.register(
-            DEAD_LETTERS_TOTAL,
-            "Rows the sink could not encode, written to its dead-letter output",
-            metrics.dead_letters.clone(),
-        );
-        registry.register(
-            SOURCE_LAG_BYTES,
-            "WAL the server has shown beyond the position confirmed to it",
-            metrics.source_lag_bytes.clone(),
-        );
-        registry.register(ERRORS_TOTAL, "Failures, by class (transient, definite)", metrics.errors.clone());
-        registry.register(RESTARTS_TOTAL, "Pipeline restarts from the last checkpoint", metrics.restarts.clone());
-        registry.register(SNAPSHOT_ROWS_TOTAL, "Rows a snapshot handed to the pipeline", metrics.snapshot_rows.clone());
-        registry.register(
-            SNAPSHOT_ROWS_ESTIMATED,
-            "The server's row estimate of a table being snapshotted",
-            metrics.snapshot_rows_estimated.clone(),
-        );
-        registry.register(
-            SNAPSHOT_REMAINING_SECONDS,
-            "Estimated seconds until a table's snapshot finishes",
-            metrics.snapshot_remaining_seconds.clone(),
-        );
+        // (name, description, metric): every metric registered once, here.
+        macro_rules! register_each {
+            ($($name:expr, $help:expr, $metric:expr;)*) => { $(registry.register($name, $help, $metric.clone());)* };
+        }
+        register_each! {
+            CHANGES_TOTAL, "Changes written durably by the sink", metrics.changes;
+            CHECKPOINTS_TOTAL, "Checkpoints saved", metrics.checkpoints;
+            CHECKPOINT_LSN, "Flush LSN of the last saved checkpoint", metrics.checkpoint_lsn;
+            RECONNECTS_TOTAL, "Source reconnects after transient errors", metrics.reconnects;
+            SCHEMA_CHANGES_TOTAL, "Table shapes registered as new schemas", metrics.schema_changes;
+            DEAD_LETTERS_TOTAL, "Rows the sink could not encode, written to its dead-letter output", metrics.dead_letters;
+            SOURCE_LAG_BYTES, "WAL the server has shown beyond the position confirmed to it", metrics.source_lag_bytes;
+            ERRORS_TOTAL, "Failures, by class (transient, definite)", metrics.errors;
+            RESTARTS_TOTAL, "Pipeline restarts from the last checkpoint", metrics.restarts;
+            SNAPSHOT_ROWS_TOTAL, "Rows a snapshot handed to the pipeline", metrics.snapshot_rows;
+            SNAPSHOT_ROWS_ESTIMATED, "The server's row estimate of a table being snapshotted", metrics.snapshot_rows_estimated;
+            SNAPSHOT_REMAINING_SECONDS, "Estimated seconds until a table's snapshot finishes", metrics.snapshot_remaining_seconds;
+            SINK_LATENCY_SECONDS, "At the last checkpoint, seconds since its newest change was committed in the source", metrics.sink_latency_seconds;
+            CHECKPOINT_TIMESTAMP_SECONDS, "Unix time of the last checkpoint saved", metrics.checkpoint_timestamp_seconds;
+            QUEUE_BYTES, "Estimated bytes of changes between source and sink", metrics.queue_bytes;
+            QUEUE_BATCHES, "Batches waiting for the sink", metrics.queue_batches;
+        }
         Metrics { registry: Arc::new(registry), ..metrics }
     }
 

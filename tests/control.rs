@@ -41,6 +41,49 @@ async fn health_and_metrics_are_served() {
     db.drop().await;
 }
 
+/// The lag and queue gauges and the snapshot counters: a table of 5 rows copied, then
+/// changes; the last checkpoint is recent and its newest change was committed shortly before.
+#[tokio::test]
+async fn metrics_tell_the_lag_the_checkpoint_age_the_queue_and_the_snapshot() {
+    let db = TestDatabase::create(Server::Pg15, "lagmetrics").await;
+    db.client
+        .batch_execute("CREATE TABLE items (id int PRIMARY KEY); INSERT INTO items SELECT generate_series(1, 5)")
+        .await
+        .expect("schema");
+    let address = format!("127.0.0.1:{}", support::free_port());
+    let config = db.write_config(&["public.items"], "");
+    let text = std::fs::read_to_string(&config).expect("config").replace("mode = \"never\"", "mode = \"initial\"");
+    std::fs::write(&config, format!("[control]\nhttp = \"{address}\"\n\n{text}")).expect("config");
+    let mut wellhead = Wellhead::start(&config);
+    wellhead.wait_streaming().await;
+    db.client.batch_execute("INSERT INTO items VALUES (6), (7)").await.expect("changes");
+    wait_for(Duration::from_secs(20), "7 changes", || db.read_output().len() >= 7).await;
+    let pipeline = format!("{{pipeline=\"{}\"}}", db.name);
+    let gauge = |metrics: &str, name: &str| -> Option<f64> {
+        let prefix = format!("{name}{pipeline} ");
+        metrics.lines().find_map(|line| line.strip_prefix(prefix.as_str())).and_then(|value| value.trim().parse().ok())
+    };
+    let mut metrics = String::new();
+    let started = std::time::Instant::now();
+    while gauge(&metrics, "wellhead_checkpoint_timestamp_seconds").is_none() {
+        assert!(started.elapsed() < Duration::from_secs(10), "no checkpoint time in /metrics:\n{metrics}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        metrics = http("GET", &address, "/metrics", None).1;
+    }
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs_f64();
+    let saved_at = gauge(&metrics, "wellhead_checkpoint_timestamp_seconds").expect("checkpoint time");
+    assert!((now - saved_at).abs() < 30.0, "the last checkpoint is recent: {saved_at} vs now {now}");
+    let latency = gauge(&metrics, "wellhead_sink_latency_seconds").expect("latency");
+    assert!((0.0..10.0).contains(&latency), "a change is durable within seconds of its commit: {latency}");
+    assert!(gauge(&metrics, "wellhead_queue_bytes").is_some_and(|bytes| bytes >= 0.0), "{metrics}");
+    assert!(gauge(&metrics, "wellhead_queue_batches").is_some_and(|batches| batches >= 0.0), "{metrics}");
+    let copied = format!("wellhead_snapshot_rows_total{{pipeline=\"{}\",table=\"public.items\"}} 5", db.name);
+    assert!(metrics.contains(&copied), "the snapshot's rows are counted per table:\n{metrics}");
+    wellhead.signal("INT");
+    assert_eq!(wellhead.wait(Duration::from_secs(20)), Some(0));
+    db.drop().await;
+}
+
 /// `/health/ready` is 200 only while every pipeline streams; a pipeline that cannot
 /// connect makes it 503, with each pipeline's state and the reason in the body.
 #[tokio::test]

@@ -82,7 +82,26 @@ pub struct QueueSlot {
     slot: mpsc::OwnedPermit<Batch>,
 }
 
+/// How full the queue is, readable from either end.
+#[derive(Debug, Clone)]
+pub struct QueueOccupancy {
+    memory: Arc<Semaphore>,
+    max_bytes: u32,
+}
+
+impl QueueOccupancy {
+    /// Estimated bytes of the batches queued or being written (their memory permits).
+    pub fn bytes(&self) -> u64 {
+        u64::from(self.max_bytes).saturating_sub(self.memory.available_permits() as u64)
+    }
+}
+
 impl BatchSender {
+    /// A view of the queue's fill, for metrics.
+    pub fn occupancy(&self) -> QueueOccupancy {
+        QueueOccupancy { memory: self.memory.clone(), max_bytes: self.max_bytes }
+    }
+
     /// Waits until the queue has room for `event_bytes` (a batch larger than the whole
     /// bound waits for the queue to drain, then goes alone). Cancel-safe: dropping the
     /// future reserves nothing.

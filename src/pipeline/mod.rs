@@ -119,6 +119,7 @@ async fn run_pipeline_once(
     let mut source =
         source::build(&config, &resume_from, metrics.clone()).map_err(|error| source_error(error.into()))?;
     let (sender, receiver) = batch_queue(config.buffer.max_bytes);
+    let queue = sender.occupancy();
     let (ack_sender, ack_receiver) = watch::channel(resume_from.restart_point.clone());
     // A batch takes at most a quarter of the queue, so that the sink writes one while the
     // source fills the next.
@@ -131,7 +132,7 @@ async fn run_pipeline_once(
     let sink_metrics = metrics.clone();
     let sink_pipeline = pipeline.clone();
     let sink_thread = tokio::task::spawn_blocking(move || {
-        sink::drain(sink, resume_from, receiver, ack_sender, &sink_metrics, &sink_pipeline)
+        sink::drain(sink, resume_from, receiver, queue, ack_sender, &sink_metrics, &sink_pipeline)
     });
     let source_result =
         stream_with_reconnects(&mut source, &mut outlet, ack_receiver, shutdown, &metrics, &pipeline).await;

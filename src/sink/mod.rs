@@ -23,7 +23,7 @@ use std::collections::HashMap;
 
 use wellhead_decoders::change::{ChangeEvent, Operation};
 
-use crate::batch::{AckSender, BatchReceiver};
+use crate::batch::{AckSender, BatchReceiver, QueueOccupancy};
 use crate::checkpoint::{Checkpoint, CheckpointError, CheckpointStore, SinkState};
 use crate::clock;
 use crate::config::{PipelineConfig, SinkConfig, SourceConfig};
@@ -305,6 +305,7 @@ pub fn drain(
     mut sink: Sink,
     resume_from: Checkpoint,
     mut receiver: BatchReceiver,
+    queue: QueueOccupancy,
     acks: AckSender,
     metrics: &Metrics,
     pipeline: &str,
@@ -337,7 +338,9 @@ pub fn drain(
         }
         let now = clock::unix_millis_now();
         let mut advanced = false;
+        let mut newest_commit_micros = None;
         for batch in &round {
+            newest_commit_micros = batch.events.last().map(|event| event.commit_time_micros).or(newest_commit_micros);
             for event in &batch.events {
                 sink.write_event(event, &covered, now)?;
                 covered.record_written(&event.position)?;
@@ -364,6 +367,12 @@ pub fn drain(
         if let Some(saved) = saved {
             acks.send_replace(saved.restart_point);
             metrics.checkpoints.get_or_create(&pipeline_label).inc();
+            let saved_at_micros = clock::unix_micros_now();
+            metrics.checkpoint_timestamp_seconds.get_or_create(&pipeline_label).set(saved_at_micros as f64 / 1e6);
+            if let Some(commit_micros) = newest_commit_micros {
+                let latency = (saved_at_micros - commit_micros).max(0) as f64 / 1e6;
+                metrics.sink_latency_seconds.get_or_create(&pipeline_label).set(latency);
+            }
             for (operation, count) in op_counts.drain() {
                 let labels = ChangeLabels { pipeline: pipeline.to_owned(), op: operation.code().to_owned() };
                 metrics.changes.get_or_create(&labels).inc_by(count);
@@ -371,6 +380,8 @@ pub fn drain(
         }
         // Dropping the round releases its memory permits to the source.
         drop(round);
+        metrics.queue_bytes.get_or_create(&pipeline_label).set(i64::try_from(queue.bytes()).unwrap_or(i64::MAX));
+        metrics.queue_batches.get_or_create(&pipeline_label).set(i64::try_from(receiver.len()).unwrap_or(i64::MAX));
     }
     if received_any && let Some(saved) = sink.close(&covered)? {
         acks.send_replace(saved.restart_point);
