@@ -208,20 +208,27 @@ async fn a_row_with_a_100_mb_value_is_copied_whole() {
     db.drop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_table_copied_again_on_request_resumes_after_a_kill_and_ends_equal_to_the_source() {
-    let db = TestDatabase::create(support::Server::Pg15, "requested").await;
-    create_table(&db, "a", 10).await;
-    create_table(&db, "b", ROWS_COPIED_AGAIN).await;
+/// Tables a (10 rows) and b ([`ROWS_COPIED_AGAIN`] rows) streamed with `mode = "initial"`, an
+/// HTTP control address with operator credentials; returns once both are copied.
+async fn start_copied_pipeline(db: &TestDatabase) -> (std::path::PathBuf, String, Wellhead) {
+    create_table(db, "a", 10).await;
+    create_table(db, "b", ROWS_COPIED_AGAIN).await;
     let http = format!("127.0.0.1:{}", support::free_port());
     let control =
         format!("[control]\nhttp = \"{http}\"\nregistry_user = \"operator\"\nregistry_password = \"s3cret\"\n");
     let config = db.write_config(&["public.a", "public.b"], &control);
     set_mode(&config, "initial");
-    let config_arg = config.to_str().expect("utf-8 path");
     let mut wellhead = Wellhead::start(&config);
     wellhead.wait_streaming().await;
-    wait_for(Duration::from_secs(60), "the first copy", || output_lines(&db) >= ROWS_COPIED_AGAIN as usize + 10).await;
+    wait_for(Duration::from_secs(60), "the first copy", || output_lines(db) >= ROWS_COPIED_AGAIN as usize + 10).await;
+    (config, http, wellhead)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_table_copied_again_on_request_resumes_after_a_kill_and_ends_equal_to_the_source() {
+    let db = TestDatabase::create(support::Server::Pg15, "requested").await;
+    let (config, http, wellhead) = start_copied_pipeline(&db).await;
+    let config_arg = config.to_str().expect("utf-8 path");
 
     // Without the operator's credentials the request is refused.
     let (status, _) =
@@ -271,5 +278,71 @@ async fn a_table_copied_again_on_request_resumes_after_a_kill_and_ends_equal_to_
     let rows = ROWS_COPIED_AGAIN as usize;
     assert!(copies_of_b > rows, "b's rows were copied again ({copies_of_b} rows read in all)");
     assert!(copies_of_b <= 2 * rows, "no row of the requested copy is read twice ({copies_of_b})");
+    db.drop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_other_tables_keep_streaming_while_a_table_is_copied_on_request() {
+    let db = TestDatabase::create(support::Server::Pg15, "interleave").await;
+    let (config, _http, wellhead) = start_copied_pipeline(&db).await;
+    let config_arg = config.to_str().expect("utf-8 path");
+    let first_copy = ROWS_COPIED_AGAIN as usize + 10;
+
+    // A writer changes both tables while b is copied again.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (url, stop) = (db.url(), stop.clone());
+        tokio::spawn(async move {
+            let client = support::connect(&url).await;
+            let mut id = 1000;
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                id += 1;
+                client
+                    .batch_execute(&format!(
+                        "INSERT INTO a VALUES ({id}, 'during'); UPDATE b SET v = 'changed {id}' WHERE id = {}",
+                        (id * 7919) % ROWS_COPIED_AGAIN + 1
+                    ))
+                    .await
+                    .expect("writer");
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+    };
+    let asked =
+        run_wellhead(&["snapshot", "--config", config_arg, "--table", "public.b"], &[], Duration::from_secs(30));
+    assert_eq!(asked.code, Some(0), "{}{}", asked.stdout, asked.stderr);
+    wait_for(Duration::from_secs(120), "the requested copy", || {
+        wellhead.log_text().matches("Snapshot complete.").count() >= 2
+    })
+    .await;
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    writer.await.expect("writer");
+    let expected_source = source_rows(&db, &["a", "b"]).await;
+    let mut output = Vec::new();
+    for _ in 0..30 {
+        output = db.read_output();
+        if fold(&output) == expected_source {
+            break;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    let log = wellhead.log_text();
+    wellhead.end(true, "interleaved copy");
+    assert!(log.contains("Copying while the stream goes on"), "log:\n{log}");
+    assert_eq!(fold(&output), expected_source, "the output ends equal to the source");
+    let requested: Vec<usize> = (first_copy..output.len())
+        .filter(|&index| output[index]["op"] == "r" && output[index]["source"]["table"] == "b")
+        .collect();
+    let (first, last) = (requested.first().copied().expect("b copied again"), requested.last().copied().expect("b"));
+    let a_during = output[first..last].iter().filter(|envelope| envelope["source"]["table"] == "a").count();
+    assert!(a_during > 0, "a's changes are written while b is copied (between its rows {first} and {last})");
+    let mut ids = std::collections::HashSet::new();
+    for &index in &requested {
+        assert!(
+            ids.insert(output[index]["after"]["id"].as_i64().expect("id")),
+            "a row of the requested copy read twice"
+        );
+    }
+    println!("{} rows of b copied again, {a_during} changes of a written among them", requested.len());
     db.drop().await;
 }

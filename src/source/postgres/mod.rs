@@ -46,7 +46,7 @@ use self::slot::{
     CreatedSlot, NewSlot, SlotError, check_slot_usable, create_slot, end_stale_walsender, ensure_publication,
     find_slot, quote_identifier, resolve_tables,
 };
-use self::snapshot::{CopyEnd, Exporter, SnapshotError};
+use self::snapshot::{Exporter, PhaseEnd, SnapshotError, StreamingCopy};
 use self::spill::{SpillError, SpillStore};
 use self::stream::{Session, SessionEnd, acknowledged_flush_lsn};
 use crate::batch::{AckReceiver, Outlet};
@@ -335,20 +335,31 @@ impl PostgresSource {
         let protocol_version = protocol_version_for(self.server_version_num);
         let stream = StreamStart { server, protocol_version, start_lsn, receive_timeout: params.receive_timeout };
         let mut ends = PipelineEnds { outlet, acks, shutdown };
+        let mut interleaved = None;
         if !to_copy.is_empty() {
             let exporter = Exporter { connection, created: exported };
-            let copied = self.snapshot(params, &client, exporter, to_copy, &stream, &mut ends).await?;
-            if copied == CopyEnd::Stopped {
-                return Ok(SessionEnd::Shutdown);
-            }
-            if self.snapshot.mode == SnapshotMode::InitialOnly {
-                self.finish_initial_only(&client, &mut ends).await?;
-                return Ok(SessionEnd::Shutdown);
+            match self.snapshot(params, &client, exporter, to_copy, &stream, &mut ends).await? {
+                PhaseEnd::Stopped => return Ok(SessionEnd::Shutdown),
+                PhaseEnd::Complete if self.snapshot.mode == SnapshotMode::InitialOnly => {
+                    self.finish_initial_only(&client, &mut ends).await?;
+                    return Ok(SessionEnd::Shutdown);
+                }
+                PhaseEnd::Complete => {}
+                PhaseEnd::Interleaved(copy) => interleaved = Some(copy),
             }
             connection = ReplicationConnection::connect(params).await?;
             self.previous_walsender = connection.backend_pid();
         }
-        self.stream_changes(&client, connection, &stream, None, &mut ends).await
+        let ended =
+            self.stream_changes(&client, connection, &stream, None, interleaved.as_deref_mut(), &mut ends).await;
+        // A reconnection resumes the copy from what was handed over (the pipeline restarts
+        // from the checkpoint when the sink fails).
+        if let Some(copy) = &interleaved {
+            for (table, state) in copy.table_states() {
+                self.table_states.insert(table, state);
+            }
+        }
+        ended
     }
 
     /// Streams changes from the slot on `connection` until shutdown or `stop_at` (see
@@ -359,6 +370,7 @@ impl PostgresSource {
         mut connection: ReplicationConnection,
         stream: &StreamStart,
         stop_at: Option<Lsn>,
+        copy: Option<&mut StreamingCopy>,
         ends: &mut PipelineEnds<'_>,
     ) -> Result<SessionEnd, SourceError> {
         let protocol_version = stream.protocol_version;
@@ -380,7 +392,8 @@ impl PostgresSource {
         let start_lsn = stream.start_lsn.max(acknowledged);
         if stop_at.is_none() {
             tracing::info!(pipeline = %self.pipeline, slot = %self.config.slot, start_lsn = %start_lsn, protocol_version, "Streaming changes.");
-            self.metrics.health.set(&self.pipeline, PipelineState::Streaming);
+            let state = if copy.is_some() { PipelineState::Snapshotting } else { PipelineState::Streaming };
+            self.metrics.health.set(&self.pipeline, state);
         }
         let mut catalog = TypeCatalog::default();
         let session = Session {
@@ -399,6 +412,7 @@ impl PostgresSource {
             receive_timeout: stream.receive_timeout,
             stop_at,
             snapshot_requests: self.metrics.snapshot_requests.subscribe(),
+            copy,
         };
         session.run().await
     }

@@ -44,6 +44,7 @@ use super::catalog::TypeCatalog;
 use super::codec::decode_row;
 use super::connection::ReplicationConnection;
 use super::relations::RelationMap;
+use super::snapshot::{ReadyPiece, RowsPiece, StreamingCopy};
 use super::spill::SpillStore;
 use crate::batch::{AckReceiver, Acknowledgement, Outlet};
 use crate::clock;
@@ -131,10 +132,15 @@ pub struct Session<'a> {
     /// Changes when the operator asks for a table to be copied again: the session ends
     /// (`SessionEnd::SnapshotRequested`) when this pipeline has such a request.
     pub snapshot_requests: watch::Receiver<u64>,
+    /// A copy of tables merged into the stream between its transactions (see
+    /// `snapshot::interleave`).
+    pub copy: Option<&'a mut StreamingCopy>,
 }
 
 enum Wake {
     Frame(Option<Bytes>),
+    /// A piece of the interleaved copy (`None`: the copy is complete).
+    Piece(Option<RowsPiece>),
     /// No frame is ready: the source has nothing more for the batch now.
     Idle,
     Deadline,
@@ -150,13 +156,14 @@ impl Session<'_> {
         let mut state = StreamState { last_heard: Some(Instant::now()), ..StreamState::default() };
         let mut status_timer = tokio::time::interval(STATUS_INTERVAL);
         status_timer.set_missed_tick_behavior(MissedTickBehavior::Delay);
-        if self.stop_at.is_some() {
+        if self.needs_position() {
             // A keepalive tells when the server has sent everything before the stop point.
             self.send_status(&mut state, true).await?;
         }
         loop {
             let deadline = self.outlet.deadline();
             let cut_when_idle = self.outlet.cut_when_idle();
+            let copy_ready = state.between_transactions() && self.copy.as_ref().is_some_and(|copy| copy.ready());
             // Biased: rare wake-ups first so a busy stream cannot starve them; `Idle` only
             // when no frame is ready.
             let wake = tokio::select! {
@@ -173,6 +180,7 @@ impl Session<'_> {
                 _ = status_timer.tick() => Wake::Status,
                 _ = sleep_until(deadline), if deadline.is_some() => Wake::Deadline,
                 frame = self.connection.next_copy_data() => Wake::Frame(frame?),
+                piece = next_piece(&mut self.copy), if copy_ready => Wake::Piece(piece),
                 () = std::future::ready(()), if cut_when_idle => Wake::Idle,
             };
             match wake {
@@ -183,7 +191,19 @@ impl Session<'_> {
                     if state.reached_stop_point {
                         return Ok(SessionEnd::ReachedStopPoint);
                     }
+                    // A busy stream still lets the copy on: a piece (if one is ready) after
+                    // each frame that leaves the stream between transactions.
+                    if state.between_transactions() && self.copy.as_ref().is_some_and(|copy| copy.ready()) {
+                        let ready = self.copy.as_mut().map(|copy| copy.ready_piece());
+                        match ready {
+                            Some(ReadyPiece::Piece(piece)) => self.write_piece(piece, &mut state).await?,
+                            Some(ReadyPiece::AllDone) => self.finish_copy().await?,
+                            Some(ReadyPiece::NotYet) | None => {}
+                        }
+                    }
                 }
+                Wake::Piece(Some(piece)) => self.write_piece(piece, &mut state).await?,
+                Wake::Piece(None) => self.finish_copy().await?,
                 Wake::Idle | Wake::Deadline => self.flush_batch(&mut state).await?,
                 // Confirm what became durable promptly (at most every ACK_STATUS_INTERVAL), so
                 // that the server may recycle WAL and lag metrics stay true.
@@ -198,7 +218,7 @@ impl Session<'_> {
                     }
                 }
                 Wake::Status => {
-                    let ping = self.check_receive_timeout(&mut state)? || self.stop_at.is_some();
+                    let ping = self.check_receive_timeout(&mut state)? || self.needs_position();
                     self.send_status(&mut state, ping).await?;
                 }
                 Wake::Shutdown => return self.finish(&mut state).await,
@@ -268,9 +288,12 @@ impl Session<'_> {
                 }
                 // Every transaction that commits before the server's position has been sent; a
                 // streamed one still open commits after it.
-                let between_transactions = state.transaction.is_none() && state.streaming_xid.is_none();
+                let between_transactions = state.between_transactions();
                 state.reached_stop_point |=
                     between_transactions && self.stop_at.is_some_and(|stop| keepalive.wal_end >= stop);
+                if let Some(copy) = self.copy.as_mut().filter(|_| between_transactions) {
+                    copy.note_position(keepalive.wal_end);
+                }
                 if keepalive.reply_requested {
                     self.send_status(state, false).await?;
                 }
@@ -308,6 +331,9 @@ impl Session<'_> {
                 state.reached_stop_point = true;
             }
             PgOutputMessage::Begin(begin) => {
+                if let Some(copy) = self.copy.as_mut() {
+                    copy.note_position(begin.final_lsn);
+                }
                 state.transaction = Some(OpenTransaction::new(begin.xid, begin.final_lsn, begin.commit_time));
             }
             PgOutputMessage::Commit(commit) => self.end_transaction(commit.end_lsn, state).await?,
@@ -387,6 +413,9 @@ impl Session<'_> {
             PgOutputMessage::StreamStop => state.streaming_xid = None,
             PgOutputMessage::StreamAbort(abort) => self.spill.abort(abort.xid, abort.subxid)?,
             PgOutputMessage::StreamCommit(commit) => {
+                if let Some(copy) = self.copy.as_mut() {
+                    copy.note_position(commit.commit_lsn);
+                }
                 state.transaction = Some(OpenTransaction::new(commit.xid, commit.commit_lsn, commit.commit_time));
                 let mut replay = self.spill.take_for_replay(commit.xid)?;
                 let context = DecodeContext {
@@ -429,7 +458,7 @@ impl Session<'_> {
         let order = transaction.next_order(change.relation_oid);
         let position =
             PgPosition { commit_lsn: transaction.commit_lsn, change_ordinal: order.total_order, lsn: wal_start };
-        self.outlet.push(ChangeEvent {
+        let event = ChangeEvent {
             schema: change.schema,
             operation: change.operation,
             before: change.before,
@@ -438,7 +467,34 @@ impl Session<'_> {
             commit_time_micros: transaction.commit_time_micros,
             transaction: Some(order),
             snapshot: false,
-        })?;
+        };
+        if let Some(copy) = self.copy.as_mut() {
+            copy.note_change(&event, position.commit_lsn);
+        }
+        self.outlet.push(event)?;
+        Ok(())
+    }
+
+    /// True while the session waits to learn that the stream passed a point (its stop point,
+    /// or the consistent point of the copy it merges): status updates then ask for replies.
+    fn needs_position(&self) -> bool {
+        self.stop_at.is_some() || self.copy.as_ref().is_some_and(|copy| copy.waits_for_the_stream())
+    }
+
+    /// Writes a piece of the interleaved copy (between two transactions).
+    async fn write_piece(&mut self, piece: RowsPiece, state: &mut StreamState) -> Result<(), SourceError> {
+        if let Some(copy) = self.copy.as_mut() {
+            copy.write_piece(piece, self.outlet)?;
+        }
+        self.cut_if_full(state).await
+    }
+
+    /// Ends the interleaved copy once its readers are done.
+    async fn finish_copy(&mut self) -> Result<(), SourceError> {
+        if let Some(copy) = self.copy.as_mut() {
+            copy.finish(self.outlet).await?;
+            self.metrics.health.set(&self.pipeline_label.pipeline, crate::health::PipelineState::Streaming);
+        }
         Ok(())
     }
 
@@ -517,6 +573,11 @@ struct StreamState {
 }
 
 impl StreamState {
+    /// No transaction is being read (nor a streamed block).
+    fn between_transactions(&self) -> bool {
+        self.transaction.is_none() && self.streaming_xid.is_none()
+    }
+
     fn heard_now(&mut self) {
         self.last_heard = Some(Instant::now());
         self.pinged = false;
@@ -551,6 +612,14 @@ pub(super) fn acknowledged_covers(acknowledgement: &Acknowledgement, queued: Opt
         (_, None) => true,
         (Some(acknowledged), Some(queued)) => acknowledged.covers(queued).unwrap_or(false),
         (None, Some(_)) => false,
+    }
+}
+
+/// The interleaved copy's next piece, or never without a copy.
+async fn next_piece(copy: &mut Option<&mut StreamingCopy>) -> Option<RowsPiece> {
+    match copy {
+        Some(copy) => copy.next_piece().await,
+        None => std::future::pending().await,
     }
 }
 

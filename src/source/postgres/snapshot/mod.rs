@@ -19,6 +19,7 @@
 //! between X and X' gets its change from the stream and its later state from the
 //! copy (`r` after the change), never a state older than one already written.
 
+mod interleave;
 mod phase;
 mod reader;
 mod table;
@@ -31,9 +32,11 @@ use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
 use wellhead_decoders::change::{ChangeEvent, Operation, Position, RestartPoint, SnapshotPosition, TableName};
 
-pub use self::phase::Exporter;
+pub use self::interleave::{ReadyPiece, StreamingCopy};
+pub use self::phase::{Exporter, PhaseEnd};
+use self::reader::CopyWork;
+pub use self::reader::RowsPiece;
 pub use self::reader::SnapshotReader;
-use self::reader::{CopyWork, RowsPiece};
 pub use self::table::{CopyOrder, SnapshotTable};
 use super::catalog::CatalogError;
 use super::codec::CodecError;
@@ -108,9 +111,9 @@ pub enum CopyEnd {
 }
 
 /// What a copy needs besides its tables and readers.
-#[derive(Debug)]
-pub struct CopyContext<'a> {
-    pub pipeline: &'a str,
+#[derive(Debug, Clone)]
+pub struct CopyContext {
+    pub pipeline: String,
     /// Where the snapshot was taken, as the log position the envelope shows.
     pub taken_at: Position,
     /// When it was taken (the rows' `ts_ms`), microseconds since the Unix epoch.
@@ -123,47 +126,20 @@ pub struct CopyContext<'a> {
     pub complete_state: TableState,
     /// Bytes the readers may hold in pieces not yet handed to the pipeline.
     pub memory_bytes: usize,
-    pub metrics: &'a Metrics,
+    pub metrics: Metrics,
 }
 
 /// Copies `tables` with `readers` (each takes the next range when it finishes one) into
 /// `outlet`, recording each table's progress with the batch that makes it durable.
 pub async fn copy_tables(
-    context: CopyContext<'_>,
+    context: CopyContext,
     tables: Vec<TableCopy>,
     readers: Vec<SnapshotReader>,
     outlet: &mut Outlet,
     shutdown: &mut watch::Receiver<bool>,
 ) -> Result<CopyEnd, super::SourceError> {
     let tables: Arc<Vec<TableCopy>> = Arc::new(tables);
-    let work: VecDeque<CopyWork> = tables
-        .iter()
-        .enumerate()
-        .flat_map(|(table, copy)| {
-            copy.ranges
-                .iter()
-                .enumerate()
-                .filter(|(_, range)| !range.done)
-                .map(move |(range, _)| CopyWork { table, range })
-        })
-        .collect();
-    let queue = Arc::new(Mutex::new(work));
-    let memory = Arc::new(Semaphore::new(context.memory_bytes.clamp(1, Semaphore::MAX_PERMITS)));
-    let (sender, mut receiver) = mpsc::channel::<RowsPiece>(readers.len().max(1) * 2);
-    let mut workers: JoinSet<Result<(), SnapshotError>> = JoinSet::new();
-    for reader in readers {
-        let (tables, queue, memory, sender) = (tables.clone(), queue.clone(), memory.clone(), sender.clone());
-        workers.spawn(async move {
-            loop {
-                let next = queue.lock().ok().and_then(|mut queue| queue.pop_front());
-                let Some(work) = next else { return Ok(()) };
-                let copy = &tables[work.table];
-                let Some(range) = copy.ranges.get(work.range) else { return Err(SnapshotError::Stopped) };
-                reader.copy(work, &copy.table, range, &sender, &memory).await?;
-            }
-        });
-    }
-    drop(sender);
+    let (mut receiver, mut workers) = spawn_readers(&tables, readers, context.memory_bytes);
 
     let mut progress = Progress::new(&context, &tables, context.complete_state.clone());
     let mut ordinal_after = SnapshotOrdinals::after(outlet.accepted());
@@ -249,6 +225,43 @@ pub async fn copy_tables(
     Ok(CopyEnd::Complete)
 }
 
+/// Starts `readers` on the ranges of `tables` not done yet (each takes the next range when it
+/// finishes one); their pieces come out of the receiver, which closes when all are done.
+fn spawn_readers(
+    tables: &Arc<Vec<TableCopy>>,
+    readers: Vec<SnapshotReader>,
+    memory_bytes: usize,
+) -> (mpsc::Receiver<RowsPiece>, JoinSet<Result<(), SnapshotError>>) {
+    let work: VecDeque<CopyWork> = tables
+        .iter()
+        .enumerate()
+        .flat_map(|(table, copy)| {
+            copy.ranges
+                .iter()
+                .enumerate()
+                .filter(|(_, range)| !range.done)
+                .map(move |(range, _)| CopyWork { table, range })
+        })
+        .collect();
+    let queue = Arc::new(Mutex::new(work));
+    let memory = Arc::new(Semaphore::new(memory_bytes.clamp(1, Semaphore::MAX_PERMITS)));
+    let (sender, receiver) = mpsc::channel::<RowsPiece>(readers.len().max(1) * 2);
+    let mut workers: JoinSet<Result<(), SnapshotError>> = JoinSet::new();
+    for reader in readers {
+        let (tables, queue, memory, sender) = (tables.clone(), queue.clone(), memory.clone(), sender.clone());
+        workers.spawn(async move {
+            loop {
+                let next = queue.lock().ok().and_then(|mut queue| queue.pop_front());
+                let Some(work) = next else { return Ok(()) };
+                let copy = &tables[work.table];
+                let Some(range) = copy.ranges.get(work.range) else { return Err(SnapshotError::Stopped) };
+                reader.copy(work, &copy.table, range, &sender, &memory).await?;
+            }
+        });
+    }
+    (receiver, workers)
+}
+
 /// Numbers snapshot rows after the last change the pipeline accepted.
 #[derive(Debug)]
 struct SnapshotOrdinals {
@@ -282,9 +295,9 @@ impl SnapshotOrdinals {
 /// Each table's progress: recorded in the checkpoint with every batch, counted in metrics,
 /// logged every [`PROGRESS_INTERVAL`].
 #[derive(Debug)]
-struct Progress<'a> {
-    pipeline: &'a str,
-    metrics: &'a Metrics,
+struct Progress {
+    pipeline: String,
+    metrics: Metrics,
     tables: Vec<TableProgressCount>,
     /// Tables whose state changed since it was last recorded.
     changed: BTreeSet<usize>,
@@ -309,24 +322,24 @@ impl TableProgressCount {
     }
 }
 
-impl<'a> Progress<'a> {
-    fn new(context: &CopyContext<'a>, tables: &[TableCopy], complete_state: TableState) -> Progress<'a> {
+impl Progress {
+    fn new(context: &CopyContext, tables: &[TableCopy], complete_state: TableState) -> Progress {
         let now = Instant::now();
         let tables = tables
             .iter()
             .map(|work| {
                 let name = work.table.schema.table.clone();
-                let label = TableLabels { pipeline: context.pipeline.to_owned(), table: name.dotted() };
+                let label = TableLabels { pipeline: context.pipeline.clone(), table: name.dotted() };
                 let estimated_rows = u64::try_from(work.table.estimated_rows).unwrap_or(0);
                 context.metrics.snapshot_rows_estimated.get_or_create(&label).set(work.table.estimated_rows.max(0));
                 let resume = work.ranges.iter().any(|range| range.done || range.resume_after.is_some());
-                tracing::info!(pipeline = context.pipeline, table = %name, estimated_rows, ranges = work.ranges.len(), resume, rows_done = work.rows_done, "Copying table.");
+                tracing::info!(pipeline = %context.pipeline, table = %name, estimated_rows, ranges = work.ranges.len(), resume, rows_done = work.rows_done, "Copying table.");
                 TableProgressCount { name, label, estimated_rows, rows_done: work.rows_done, ranges: work.ranges.clone() }
             })
             .collect();
         Progress {
-            pipeline: context.pipeline,
-            metrics: context.metrics,
+            pipeline: context.pipeline.clone(),
+            metrics: context.metrics.clone(),
             tables,
             changed: BTreeSet::new(),
             complete_state,
@@ -350,18 +363,28 @@ impl<'a> Progress<'a> {
         self.changed.insert(piece.table);
     }
 
+    /// Each table's state as recorded so far.
+    fn states(&self) -> Vec<(TableName, TableState)> {
+        self.tables.iter().map(|table| (table.name.clone(), self.state_of(table))).collect()
+    }
+
+    fn state_of(&self, table: &TableProgressCount) -> TableState {
+        if table.complete() {
+            self.complete_state.clone()
+        } else {
+            TableState::Snapshotting { rows_done: table.rows_done, ranges: table.ranges.clone() }
+        }
+    }
+
     /// Adds each changed table's state to the batch being collected.
     fn record(&mut self, outlet: &mut Outlet) {
         for index in std::mem::take(&mut self.changed) {
             let Some(table) = self.tables.get(index) else { continue };
-            let state = if table.complete() {
-                tracing::info!(pipeline = self.pipeline, table = %table.name, rows = table.rows_done, "Table copied.");
+            if table.complete() {
+                tracing::info!(pipeline = %self.pipeline, table = %table.name, rows = table.rows_done, "Table copied.");
                 self.metrics.snapshot_remaining_seconds.get_or_create(&table.label).set(0);
-                self.complete_state.clone()
-            } else {
-                TableState::Snapshotting { rows_done: table.rows_done, ranges: table.ranges.clone() }
-            };
-            outlet.update_checkpoint(CheckpointUpdate::Table(table.name.clone(), state));
+            }
+            outlet.update_checkpoint(CheckpointUpdate::Table(table.name.clone(), self.state_of(table)));
         }
     }
 
@@ -381,7 +404,7 @@ impl<'a> Progress<'a> {
         }
         let eta_seconds = if rate > 0.0 { (estimated.saturating_sub(done) as f64 / rate).round() as u64 } else { 0 };
         tracing::info!(
-            pipeline = self.pipeline,
+            pipeline = %self.pipeline,
             rows = done,
             estimated_rows = estimated,
             rows_per_second = rate.round() as u64,
@@ -394,7 +417,7 @@ impl<'a> Progress<'a> {
     fn log_complete(&self) {
         let seconds = self.started.elapsed().as_secs_f64();
         tracing::info!(
-            pipeline = self.pipeline,
+            pipeline = %self.pipeline,
             tables = self.tables.len(),
             rows = self.rows_this_run,
             seconds = (seconds * 10.0).round() / 10.0,

@@ -10,7 +10,7 @@
 
 use wellhead_decoders::change::{PgPosition, Position, RestartPoint, TableName};
 
-use super::{CopyContext, CopyEnd, SnapshotReader, SnapshotTable, TableCopy, copy_tables};
+use super::{CopyContext, CopyEnd, SnapshotReader, SnapshotTable, StreamingCopy, TableCopy, copy_tables};
 use crate::batch::Outlet;
 use crate::checkpoint::{CheckpointUpdate, TableState};
 use crate::clock;
@@ -33,6 +33,17 @@ fn ranges_for(table: &SnapshotTable, workers: usize) -> usize {
 
 /// The connection a snapshot is exported on: the one that just created the pipeline's slot
 /// with its snapshot (`created`), or one to make a temporary slot on (`None`).
+/// How the snapshot phase of a session ended.
+#[derive(Debug)]
+pub enum PhaseEnd {
+    /// Every table is copied; stream as usual.
+    Complete,
+    /// Shutdown was requested during the copy.
+    Stopped,
+    /// The copy goes on inside the stream session that follows.
+    Interleaved(Box<StreamingCopy>),
+}
+
 #[derive(Debug)]
 pub struct Exporter {
     pub connection: ReplicationConnection,
@@ -86,7 +97,7 @@ impl PostgresSource {
         tables: Vec<TableName>,
         stream: &StreamStart,
         ends: &mut PipelineEnds<'_>,
-    ) -> Result<CopyEnd, SourceError> {
+    ) -> Result<PhaseEnd, SourceError> {
         self.metrics.health.set(&self.pipeline, PipelineState::Snapshotting);
         let catch_up = exporter.created.is_none();
         let (exporter, created) = match exporter.created {
@@ -129,20 +140,10 @@ impl PostgresSource {
         drop(exporter);
         let consistent_point = created.consistent_point;
         tracing::info!(pipeline = %self.pipeline, %consistent_point, tables = copies.len(), readers = readers.len(), "Snapshot taken.");
-        if catch_up {
-            let connection = ReplicationConnection::connect(params).await?;
-            self.previous_walsender = connection.backend_pid();
-            tracing::info!(pipeline = %self.pipeline, up_to = %consistent_point, "Streaming up to the snapshot's consistent point before copying.");
-            let ended = self.stream_changes(client, connection, stream, Some(consistent_point), ends).await?;
-            if ended == SessionEnd::Shutdown {
-                return Ok(CopyEnd::Stopped);
-            }
-            self.metrics.health.set(&self.pipeline, PipelineState::Snapshotting);
-        }
         let complete_state =
             if self.snapshot.mode == SnapshotMode::InitialOnly { TableState::Copied } else { TableState::Streaming };
         let context = CopyContext {
-            pipeline: &self.pipeline,
+            pipeline: self.pipeline.clone(),
             taken_at: Position::Postgres(PgPosition {
                 commit_lsn: consistent_point,
                 change_ordinal: 0,
@@ -152,16 +153,42 @@ impl PostgresSource {
             completes_at: RestartPoint::Postgres { flush_lsn: consistent_point },
             complete_state: complete_state.clone(),
             memory_bytes: self.snapshot_memory,
-            metrics: &self.metrics,
+            metrics: self.metrics.clone(),
         };
+        // With the pipeline's slot already there, the other tables keep streaming while these
+        // are copied, when each has a key to tell which rows the stream changed meanwhile.
+        let interleave = catch_up
+            && self.snapshot.mode != SnapshotMode::InitialOnly
+            && copies.iter().all(|copy| !copy.reset)
+            && StreamingCopy::suits(&copies);
+        if interleave {
+            tracing::info!(pipeline = %self.pipeline, "Copying while the stream goes on: the rows are merged into it once it passes the consistent point.");
+            return Ok(PhaseEnd::Interleaved(Box::new(StreamingCopy::start(
+                context,
+                consistent_point,
+                copies,
+                readers,
+            ))));
+        }
+        if catch_up {
+            let connection = ReplicationConnection::connect(params).await?;
+            self.previous_walsender = connection.backend_pid();
+            tracing::info!(pipeline = %self.pipeline, up_to = %consistent_point, "Streaming up to the snapshot's consistent point before copying.");
+            let ended = self.stream_changes(client, connection, stream, Some(consistent_point), None, ends).await?;
+            if ended == SessionEnd::Shutdown {
+                return Ok(PhaseEnd::Stopped);
+            }
+            self.metrics.health.set(&self.pipeline, PipelineState::Snapshotting);
+        }
         let table_names: Vec<TableName> = copies.iter().map(|copy| copy.table.schema.table.clone()).collect();
         let ended = copy_tables(context, copies, readers, ends.outlet, ends.shutdown).await?;
-        if ended == CopyEnd::Complete {
-            for table in table_names {
-                self.table_states.insert(table, complete_state.clone());
-            }
+        if ended == CopyEnd::Stopped {
+            return Ok(PhaseEnd::Stopped);
         }
-        Ok(ended)
+        for table in table_names {
+            self.table_states.insert(table, complete_state.clone());
+        }
+        Ok(PhaseEnd::Complete)
     }
 
     /// Ends an `initial_only` pipeline whose tables are all copied: once the sink holds every
