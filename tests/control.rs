@@ -52,7 +52,8 @@ async fn metrics_tell_the_lag_the_checkpoint_age_the_queue_and_the_snapshot() {
         .expect("schema");
     let address = format!("127.0.0.1:{}", support::free_port());
     let config = db.write_config(&["public.items"], "");
-    let text = std::fs::read_to_string(&config).expect("config").replace("mode = \"never\"", "mode = \"initial\"");
+    support::set_snapshot_mode(&config, "initial");
+    let text = std::fs::read_to_string(&config).expect("config");
     std::fs::write(&config, format!("[control]\nhttp = \"{address}\"\n\n{text}")).expect("config");
     let mut wellhead = Wellhead::start(&config);
     wellhead.wait_streaming().await;

@@ -33,7 +33,7 @@ use std::time::{Duration, Instant};
 use futures_util::{StreamExt, pin_mut};
 use support::avro_files::{FilesConfig, checkpoint_path, lake_dir, topic, write_files_config};
 use support::writer::{Random, seed};
-use support::{Server, TestDatabase, Wellhead, wait_for};
+use support::{Server, TestDatabase, Wellhead, set_snapshot_mode, wait_for};
 
 const KILLS: usize = 5;
 /// Peak RSS allowed for the run that copies most of the table (a debug build; the 16 MiB
@@ -140,14 +140,8 @@ async fn a_snapshot_under_writes_and_kills_streams_every_later_change_once_and_e
     // Files roll (and the checkpoint with them) every second, so that kills land between
     // checkpoints of the copy.
     let config =
-        write_files_config(&db, &["public.big"], &FilesConfig { sink: "roll_seconds = 1", ..FilesConfig::default() })
-            .to_str()
-            .map(|path| {
-                let text = std::fs::read_to_string(path).expect("config");
-                std::fs::write(path, text.replace("mode = \"never\"", "mode = \"initial\"")).expect("config");
-                std::path::PathBuf::from(path)
-            })
-            .expect("config path");
+        write_files_config(&db, &["public.big"], &FilesConfig { sink: "roll_seconds = 1", ..FilesConfig::default() });
+    set_snapshot_mode(&config, "initial");
 
     let stop = Arc::new(AtomicBool::new(false));
     let writer_log = db.dir.join("writer.log");
@@ -242,8 +236,7 @@ async fn a_row_read_by_the_snapshot_equals_the_same_row_streamed_for_every_type(
             rows::insert(&db.client, "matrix", index + 1, row).await;
         }
         let config = db.write_config(&["public.matrix"], "");
-        let text = std::fs::read_to_string(&config).expect("config");
-        std::fs::write(&config, text.replace("mode = \"never\"", "mode = \"initial\"")).expect("config");
+        set_snapshot_mode(&config, "initial");
         let mut wellhead = Wellhead::start(&config);
         wellhead.wait_streaming().await;
         for (index, row) in rows.iter().enumerate() {

@@ -38,8 +38,7 @@ async fn a_snapshot_into_kafka_is_written_once_across_a_kill_during_the_copy() {
         "",
         "[pipelines.buffer]\nmax_batch_events = 500\n",
     );
-    let text = std::fs::read_to_string(&config).expect("config").replace("mode = \"never\"", "mode = \"initial\"");
-    std::fs::write(&config, text).expect("config");
+    support::set_snapshot_mode(&config, "initial");
 
     let first = Wellhead::start(&config);
     let orders = topic(&db, "public.orders");

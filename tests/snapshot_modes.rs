@@ -13,7 +13,7 @@ mod support;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use support::{TestDatabase, Wellhead, run_wellhead, wait_for};
+use support::{TestDatabase, Wellhead, run_wellhead, set_snapshot_mode, wait_for};
 
 /// Rows of the table copied again on request: enough for a kill to land inside its copy.
 const ROWS_COPIED_AGAIN: i64 = 300_000;
@@ -53,11 +53,6 @@ async fn source_rows(db: &TestDatabase, tables: &[&str]) -> BTreeMap<(String, i6
     state
 }
 
-fn set_mode(config: &std::path::Path, mode: &str) {
-    let text = std::fs::read_to_string(config).expect("config");
-    std::fs::write(config, text.replace("mode = \"never\"", &format!("mode = \"{mode}\""))).expect("config");
-}
-
 async fn slot_exists(db: &TestDatabase) -> bool {
     db.client
         .query_opt("SELECT 1 FROM pg_replication_slots WHERE slot_name = $1", &[&db.name])
@@ -82,7 +77,7 @@ async fn initial_only_copies_every_row_then_stops_and_drops_its_slot() {
     create_table(&db, "a", 3_000).await;
     create_table(&db, "b", 10).await;
     let config = db.write_config(&["public.a", "public.b"], "");
-    set_mode(&config, "initial_only");
+    set_snapshot_mode(&config, "initial_only");
     let config_arg = config.to_str().expect("utf-8 path");
     let first = run_wellhead(&["run", "--config", config_arg], &[], Duration::from_secs(60));
     assert_eq!(first.code, Some(0), "initial_only ends by itself, cleanly:\n{}", first.stderr);
@@ -107,7 +102,7 @@ async fn when_needed_copies_every_table_again_when_the_slot_is_gone() {
     let db = TestDatabase::create(support::Server::Pg15, "whenneeded").await;
     create_table(&db, "t", 100).await;
     let config = db.write_config(&["public.t"], "");
-    set_mode(&config, "when_needed");
+    set_snapshot_mode(&config, "when_needed");
     let mut wellhead = Wellhead::start(&config);
     wellhead.wait_streaming().await;
     db.client
@@ -147,7 +142,7 @@ async fn a_table_added_to_the_config_is_copied_and_the_changes_made_meanwhile_ar
     create_table(&db, "a", 50).await;
     create_table(&db, "b", 70).await;
     let config = db.write_config(&["public.a"], "");
-    set_mode(&config, "initial");
+    set_snapshot_mode(&config, "initial");
     let mut wellhead = Wellhead::start(&config);
     wellhead.wait_streaming().await;
     db.client.batch_execute("INSERT INTO a VALUES (51, 'streamed')").await.expect("insert");
@@ -160,7 +155,7 @@ async fn a_table_added_to_the_config_is_copied_and_the_changes_made_meanwhile_ar
         .await
         .expect("changes while stopped");
     let config = db.write_config(&["public.a", "public.b"], "");
-    set_mode(&config, "initial");
+    set_snapshot_mode(&config, "initial");
     let mut wellhead = Wellhead::start(&config);
     wellhead.wait_streaming().await;
     db.client
@@ -193,7 +188,7 @@ async fn a_row_with_a_100_mb_value_is_copied_whole() {
         .await
         .expect("wide row");
     let config = db.write_config(&["public.w"], "");
-    set_mode(&config, "initial");
+    set_snapshot_mode(&config, "initial");
     let mut wellhead = Wellhead::start(&config);
     wellhead.wait_streaming().await;
     // Lines are counted, not parsed, while waiting: the file holds 100 MB.
@@ -217,7 +212,7 @@ async fn start_copied_pipeline(db: &TestDatabase) -> (std::path::PathBuf, String
     let control =
         format!("[control]\nhttp = \"{http}\"\nregistry_user = \"operator\"\nregistry_password = \"s3cret\"\n");
     let config = db.write_config(&["public.a", "public.b"], &control);
-    set_mode(&config, "initial");
+    set_snapshot_mode(&config, "initial");
     let mut wellhead = Wellhead::start(&config);
     wellhead.wait_streaming().await;
     wait_for(Duration::from_secs(60), "the first copy", || output_lines(db) >= ROWS_COPIED_AGAIN as usize + 10).await;

@@ -159,6 +159,12 @@ impl Drop for TestDatabase {
     }
 }
 
+/// Sets `[pipelines.snapshot] mode` in a config the helpers wrote (they write `"never"`).
+pub fn set_snapshot_mode(config: &Path, mode: &str) {
+    let text = std::fs::read_to_string(config).expect("config");
+    std::fs::write(config, text.replace("mode = \"never\"", &format!("mode = \"{mode}\""))).expect("config");
+}
+
 pub fn read_jsonl(path: &Path) -> Vec<serde_json::Value> {
     let Ok(text) = std::fs::read_to_string(path) else { return Vec::new() };
     text.lines()

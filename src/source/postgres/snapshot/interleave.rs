@@ -159,6 +159,8 @@ impl StreamingCopy {
         let (changed, truncated) =
             self.changed.get(piece.table).map_or((None, false), |(keys, truncated)| (Some(keys), *truncated));
         let mut ordinals = SnapshotOrdinals::after(outlet.accepted());
+        // Keys are encoded only when the stream changed some of the table's rows.
+        let changed = changed.filter(|keys| !keys.is_empty());
         for row in rows {
             let stale = truncated
                 || match (&key, changed) {
@@ -171,16 +173,7 @@ impl StreamingCopy {
                 self.rows_dropped += 1;
                 continue;
             }
-            outlet.push(ChangeEvent {
-                schema: schema.clone(),
-                operation: Operation::Read,
-                before: None,
-                after: Some(row),
-                position: ordinals.next(&self.context.taken_at),
-                commit_time_micros: self.context.taken_at_micros,
-                transaction: None,
-                snapshot: true,
-            })?;
+            outlet.push(self.context.event(&schema, Operation::Read, Some(row), &mut ordinals))?;
         }
         self.progress.advance(&piece, row_count);
         self.progress.record(outlet);

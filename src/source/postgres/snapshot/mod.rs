@@ -28,15 +28,17 @@ use std::collections::{BTreeSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
-use wellhead_decoders::change::{ChangeEvent, Operation, Position, RestartPoint, SnapshotPosition, TableName};
+use wellhead_decoders::change::{
+    ChangeEvent, Operation, Position, RestartPoint, Row, SnapshotPosition, TableName, TableSchema,
+};
 
 pub use self::interleave::{ReadyPiece, StreamingCopy};
 pub use self::phase::{Exporter, PhaseEnd};
-use self::reader::CopyWork;
 pub use self::reader::RowsPiece;
 pub use self::reader::SnapshotReader;
+use self::reader::{CopyWork, PieceMemory};
 pub use self::table::{CopyOrder, SnapshotTable};
 use super::catalog::CatalogError;
 use super::codec::CodecError;
@@ -129,6 +131,29 @@ pub struct CopyContext {
     pub metrics: Metrics,
 }
 
+impl CopyContext {
+    /// A snapshot event of this copy (`r` with its row, or the `t` a reset copy starts with),
+    /// numbered after the last change the pipeline accepted.
+    fn event(
+        &self,
+        schema: &Arc<TableSchema>,
+        operation: Operation,
+        after: Option<Row>,
+        ordinals: &mut SnapshotOrdinals,
+    ) -> ChangeEvent {
+        ChangeEvent {
+            schema: schema.clone(),
+            operation,
+            before: None,
+            after,
+            position: ordinals.next(&self.taken_at),
+            commit_time_micros: self.taken_at_micros,
+            transaction: None,
+            snapshot: true,
+        }
+    }
+}
+
 /// Copies `tables` with `readers` (each takes the next range when it finishes one) into
 /// `outlet`, recording each table's progress with the batch that makes it durable.
 pub async fn copy_tables(
@@ -145,16 +170,7 @@ pub async fn copy_tables(
     let mut ordinal_after = SnapshotOrdinals::after(outlet.accepted());
     // In the batch that records the copy as started, so that it is written exactly once.
     for (index, copy) in tables.iter().enumerate().filter(|(_, copy)| copy.reset) {
-        outlet.push(ChangeEvent {
-            schema: copy.table.schema.clone(),
-            operation: Operation::Truncate,
-            before: None,
-            after: None,
-            position: ordinal_after.next(&context.taken_at),
-            commit_time_micros: context.taken_at_micros,
-            transaction: None,
-            snapshot: true,
-        })?;
+        outlet.push(context.event(&copy.table.schema, Operation::Truncate, None, &mut ordinal_after))?;
         progress.changed.insert(index);
     }
     loop {
@@ -183,16 +199,7 @@ pub async fn copy_tables(
                 let row_count = rows.len() as u64;
                 let schema = &tables[piece.table].table.schema;
                 for row in rows {
-                    outlet.push(ChangeEvent {
-                        schema: schema.clone(),
-                        operation: Operation::Read,
-                        before: None,
-                        after: Some(row),
-                        position: ordinal_after.next(&context.taken_at),
-                        commit_time_micros: context.taken_at_micros,
-                        transaction: None,
-                        snapshot: true,
-                    })?;
+                    outlet.push(context.event(schema, Operation::Read, Some(row), &mut ordinal_after))?;
                 }
                 progress.advance(&piece, row_count);
                 if outlet.is_full() {
@@ -244,7 +251,7 @@ fn spawn_readers(
         })
         .collect();
     let queue = Arc::new(Mutex::new(work));
-    let memory = Arc::new(Semaphore::new(memory_bytes.clamp(1, Semaphore::MAX_PERMITS)));
+    let memory = PieceMemory::new(memory_bytes);
     let (sender, receiver) = mpsc::channel::<RowsPiece>(readers.len().max(1) * 2);
     let mut workers: JoinSet<Result<(), SnapshotError>> = JoinSet::new();
     for reader in readers {

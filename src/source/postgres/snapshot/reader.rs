@@ -82,7 +82,7 @@ impl SnapshotReader {
         table: &SnapshotTable,
         range: &CopyRange,
         pieces: &mpsc::Sender<RowsPiece>,
-        memory: &Arc<Semaphore>,
+        memory: &PieceMemory,
     ) -> Result<(), SnapshotError> {
         let literals = match &range.resume_after {
             Some(key) => Some(self.resume_literals(table, key).await?),
@@ -98,8 +98,7 @@ impl SnapshotReader {
         let stream = self.client.copy_out(&statement).await.map_err(copy_error)?;
         pin_mut!(stream);
         let mut decoder = CopyBinaryDecoder::new(table.copied_fields());
-        let resume_fields = table.resume_fields();
-        let mut piece = PieceBuilder::default();
+        let mut piece = PieceBuilder { resume_fields: table.resume_fields(), ..PieceBuilder::default() };
         while let Some(chunk) = stream.next().await {
             decoder.push(&chunk.map_err(copy_error)?);
             while let Some(tuple) = decoder
@@ -108,7 +107,8 @@ impl SnapshotReader {
             {
                 piece.bytes += tuple.byte_len();
                 piece.rows.push(decode_row(table, &tuple)?);
-                piece.resume_after = Some(encode_resume_key(&resume_fields, &tuple));
+                // Its key is encoded once, when the piece goes: only the last row's is kept.
+                piece.last_tuple = Some(tuple);
                 if piece.rows.len() >= PIECE_ROWS || piece.bytes >= PIECE_BYTES {
                     piece.send(work, false, pieces, memory).await?;
                 }
@@ -154,6 +154,26 @@ impl SnapshotReader {
     }
 }
 
+/// The bytes the readers of one copy may hold in pieces not yet handed to the pipeline.
+#[derive(Debug, Clone)]
+pub struct PieceMemory {
+    permits: Arc<Semaphore>,
+    total: u32,
+}
+
+impl PieceMemory {
+    pub fn new(bytes: usize) -> PieceMemory {
+        let total = u32::try_from(bytes.clamp(1, Semaphore::MAX_PERMITS)).unwrap_or(u32::MAX);
+        PieceMemory { permits: Arc::new(Semaphore::new(total as usize)), total }
+    }
+
+    /// Waits for room for `bytes` (a piece larger than the whole budget waits for all of it).
+    async fn acquire(&self, bytes: usize) -> Result<OwnedSemaphorePermit, SnapshotError> {
+        let permits = u32::try_from(bytes).unwrap_or(u32::MAX).clamp(1, self.total);
+        self.permits.clone().acquire_many_owned(permits).await.map_err(|_| SnapshotError::Stopped)
+    }
+}
+
 /// One unit of a copy: a range of a table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CopyWork {
@@ -168,7 +188,9 @@ pub struct CopyWork {
 struct PieceBuilder {
     rows: Vec<Row>,
     bytes: usize,
-    resume_after: Option<String>,
+    /// The last row as copied, whose key the piece resumes after.
+    last_tuple: Option<CopyTuple>,
+    resume_fields: Vec<usize>,
 }
 
 impl PieceBuilder {
@@ -177,15 +199,15 @@ impl PieceBuilder {
         work: CopyWork,
         last: bool,
         pieces: &mpsc::Sender<RowsPiece>,
-        memory: &Arc<Semaphore>,
+        memory: &PieceMemory,
     ) -> Result<(), SnapshotError> {
-        let permits = u32::try_from(self.bytes).unwrap_or(u32::MAX).clamp(1, memory.available_permits().max(1) as u32);
-        let permit = memory.clone().acquire_many_owned(permits).await.map_err(|_| SnapshotError::Stopped)?;
+        let permit = memory.acquire(self.bytes).await?;
+        let resume_after = self.last_tuple.take().map(|tuple| encode_resume_key(&self.resume_fields, &tuple));
         let piece = RowsPiece {
             table: work.table,
             range: work.range,
             rows: std::mem::take(&mut self.rows),
-            resume_after: self.resume_after.take(),
+            resume_after,
             last,
             _memory: Some(permit),
         };
