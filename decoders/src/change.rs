@@ -318,6 +318,14 @@ pub enum Date {
     Days(i32),
     PositiveInfinity,
     NegativeInfinity,
+    /// MySQL's zero date and dates with a zero or out-of-calendar part (`0000-00-00`,
+    /// `2024-00-10`, `2024-02-30` under `ALLOW_INVALID_DATES`): they name no day, so
+    /// they keep the server's parts rather than becoming a fake date.
+    Incomplete {
+        year: u16,
+        month: u8,
+        day: u8,
+    },
 }
 
 /// A timestamp (with or without zone, see [`Value`]), or one of PostgreSQL's infinities.
@@ -329,6 +337,14 @@ pub enum Timestamp {
     Micros(i128),
     PositiveInfinity,
     NegativeInfinity,
+    /// A MySQL DATETIME or TIMESTAMP on an [`Date::Incomplete`] date (the zero
+    /// timestamp `0000-00-00 00:00:00` among them), with its time of day in microseconds.
+    Incomplete {
+        year: u16,
+        month: u8,
+        day: u8,
+        micros_of_day: i64,
+    },
 }
 
 /// A time of day with its UTC offset.

@@ -124,7 +124,7 @@ fn days_since_epoch(date: &str, before_christ: bool) -> Result<i64, Problem> {
     Ok(days_from_civil(year, month, day))
 }
 
-fn days_in_month(year: i64, month: i64) -> i64 {
+pub(crate) fn days_in_month(year: i64, month: i64) -> i64 {
     match month {
         2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
         2 => 28,

@@ -21,7 +21,7 @@
 mod array;
 mod binary;
 mod composite;
-mod datetime;
+pub(crate) mod datetime;
 mod error;
 mod interval;
 mod network;

@@ -144,6 +144,12 @@ impl Plan {
                 }
                 Date::PositiveInfinity => write_infinity(out, base, 0),
                 Date::NegativeInfinity => write_infinity(out, base, 1),
+                Date::Incomplete { .. } => {
+                    return Err(Problem::OutOfRange {
+                        what: "MySQL zero or incomplete date, which names no day",
+                        avro: "date",
+                    });
+                }
             },
             (Plan::Timestamp, Value::Timestamp(timestamp)) | (Plan::TimestampTz, Value::TimestampTz(timestamp)) => {
                 match timestamp {
@@ -157,6 +163,12 @@ impl Plan {
                     }
                     Timestamp::PositiveInfinity => write_infinity(out, base, 0),
                     Timestamp::NegativeInfinity => write_infinity(out, base, 1),
+                    Timestamp::Incomplete { .. } => {
+                        return Err(Problem::OutOfRange {
+                            what: "MySQL zero or incomplete date and time, which names no instant",
+                            avro: "timestamp-micros",
+                        });
+                    }
                 }
             }
             (Plan::Time, Value::Time(micros)) | (Plan::Duration, Value::TimeDuration(micros)) => {

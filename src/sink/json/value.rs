@@ -76,6 +76,9 @@ pub fn write_value(out: &mut String, value: &Value) {
             Date::Days(days) => write_date(s, *days),
             Date::PositiveInfinity => s.push_str("infinity"),
             Date::NegativeInfinity => s.push_str("-infinity"),
+            Date::Incomplete { year, month, day } => {
+                let _ = write!(s, "{year:04}-{month:02}-{day:02}");
+            }
         }),
         Value::Time(micros) => quoted(out, |s| write_time_of_day(s, *micros)),
         Value::TimeTz(time) => quoted(out, |s| {
@@ -205,6 +208,11 @@ fn write_timestamp_value(out: &mut String, timestamp: &Timestamp, with_zone: boo
         Timestamp::Micros(micros) => write_timestamp(out, *micros, with_zone),
         Timestamp::PositiveInfinity => out.push_str("infinity"),
         Timestamp::NegativeInfinity => out.push_str("-infinity"),
+        // The server's own text for a date that names no day ('0000-00-00 00:00:00').
+        Timestamp::Incomplete { year, month, day, micros_of_day } => {
+            let _ = write!(out, "{year:04}-{month:02}-{day:02} ");
+            write_time_of_day(out, *micros_of_day);
+        }
     }
 }
 

@@ -1,0 +1,89 @@
+//! Event type codes (MySQL `Log_event_type`, MariaDB's additions from 0xA0) and their names.
+
+pub const QUERY: u8 = 2;
+pub const STOP: u8 = 3;
+pub const ROTATE: u8 = 4;
+pub const FORMAT_DESCRIPTION: u8 = 15;
+pub const XID: u8 = 16;
+pub const TABLE_MAP: u8 = 19;
+pub const WRITE_ROWS_V1: u8 = 23;
+pub const UPDATE_ROWS_V1: u8 = 24;
+pub const DELETE_ROWS_V1: u8 = 25;
+pub const PRE_GA_WRITE_ROWS: u8 = 20;
+pub const PRE_GA_DELETE_ROWS: u8 = 22;
+pub const INCIDENT: u8 = 26;
+pub const HEARTBEAT: u8 = 27;
+pub const ROWS_QUERY: u8 = 29;
+pub const WRITE_ROWS: u8 = 30;
+pub const UPDATE_ROWS: u8 = 31;
+pub const DELETE_ROWS: u8 = 32;
+pub const GTID: u8 = 33;
+pub const ANONYMOUS_GTID: u8 = 34;
+pub const PREVIOUS_GTIDS: u8 = 35;
+pub const PARTIAL_UPDATE_ROWS: u8 = 39;
+pub const TRANSACTION_PAYLOAD: u8 = 40;
+pub const HEARTBEAT_V2: u8 = 41;
+pub const GTID_TAGGED: u8 = 42;
+pub const MARIADB_ANNOTATE_ROWS: u8 = 0xA0;
+pub const MARIADB_BINLOG_CHECKPOINT: u8 = 0xA1;
+pub const MARIADB_GTID: u8 = 0xA2;
+pub const MARIADB_GTID_LIST: u8 = 0xA3;
+pub const MARIADB_START_ENCRYPTION: u8 = 0xA4;
+pub const MARIADB_QUERY_COMPRESSED: u8 = 0xA5;
+pub const MARIADB_WRITE_ROWS_COMPRESSED_V1: u8 = 0xA6;
+pub const MARIADB_UPDATE_ROWS_COMPRESSED_V1: u8 = 0xA7;
+pub const MARIADB_DELETE_ROWS_COMPRESSED_V1: u8 = 0xA8;
+pub const MARIADB_WRITE_ROWS_COMPRESSED: u8 = 0xA9;
+pub const MARIADB_UPDATE_ROWS_COMPRESSED: u8 = 0xAA;
+pub const MARIADB_DELETE_ROWS_COMPRESSED: u8 = 0xAB;
+
+/// The name MySQL's and MariaDB's documentation give an event type.
+pub fn name(code: u8) -> Option<&'static str> {
+    Some(match code {
+        1 => "START_V3",
+        2 => "QUERY",
+        3 => "STOP",
+        4 => "ROTATE",
+        5 => "INTVAR",
+        13 => "RAND",
+        14 => "USER_VAR",
+        15 => "FORMAT_DESCRIPTION",
+        16 => "XID",
+        17 => "BEGIN_LOAD_QUERY",
+        18 => "EXECUTE_LOAD_QUERY",
+        19 => "TABLE_MAP",
+        23 => "WRITE_ROWS_V1",
+        24 => "UPDATE_ROWS_V1",
+        25 => "DELETE_ROWS_V1",
+        26 => "INCIDENT",
+        27 => "HEARTBEAT",
+        28 => "IGNORABLE",
+        29 => "ROWS_QUERY",
+        30 => "WRITE_ROWS",
+        31 => "UPDATE_ROWS",
+        32 => "DELETE_ROWS",
+        33 => "GTID",
+        34 => "ANONYMOUS_GTID",
+        35 => "PREVIOUS_GTIDS",
+        36 => "TRANSACTION_CONTEXT",
+        37 => "VIEW_CHANGE",
+        38 => "XA_PREPARE",
+        39 => "PARTIAL_UPDATE_ROWS",
+        40 => "TRANSACTION_PAYLOAD",
+        41 => "HEARTBEAT_V2",
+        42 => "GTID_TAGGED",
+        0xA0 => "ANNOTATE_ROWS",
+        0xA1 => "BINLOG_CHECKPOINT",
+        0xA2 => "MARIADB_GTID",
+        0xA3 => "GTID_LIST",
+        0xA4 => "START_ENCRYPTION",
+        0xA5 => "QUERY_COMPRESSED",
+        0xA6 => "WRITE_ROWS_COMPRESSED_V1",
+        0xA7 => "UPDATE_ROWS_COMPRESSED_V1",
+        0xA8 => "DELETE_ROWS_COMPRESSED_V1",
+        0xA9 => "WRITE_ROWS_COMPRESSED",
+        0xAA => "UPDATE_ROWS_COMPRESSED",
+        0xAB => "DELETE_ROWS_COMPRESSED",
+        _ => return None,
+    })
+}
