@@ -25,11 +25,7 @@ pub async fn check_config(config: &Config) -> bool {
         println!("pipeline {}:", pipeline.name);
         let mut findings = match &pipeline.source {
             SourceConfig::Postgres(source) => check_postgres(pipeline, source).await,
-            SourceConfig::Mysql(_) => vec![Finding {
-                severity: Severity::Error,
-                problem: "the mysql source is not available in this version".into(),
-                fix: "use a postgres source".into(),
-            }],
+            SourceConfig::Mysql(source) => check_mysql(source).await,
         };
         findings.extend(check_checkpoint_dir(&pipeline.checkpoint.dir));
         if pipeline.registry.url != EMBEDDED_REGISTRY {
@@ -88,6 +84,34 @@ async fn check_postgres(pipeline: &PipelineConfig, source: &crate::config::Postg
         }
     }
     findings
+}
+
+async fn check_mysql(source: &crate::config::MysqlSourceConfig) -> Vec<Finding> {
+    use crate::source::mysql::{connection, server};
+    let params = match connection::MysqlParams::from_config(source) {
+        Ok(params) => params,
+        Err(error) => return vec![Finding::error(error.to_string(), "fix source.url")],
+    };
+    let mut conn = match connection::connect_sql(&params).await {
+        Ok(conn) => conn,
+        Err(error) => {
+            return vec![Finding::error(
+                error.to_string(),
+                "check source.url (host, port, user) and the password, and that the server accepts the connection",
+            )];
+        }
+    };
+    let checked = async {
+        let info = server::server_info(&mut conn).await?;
+        server::check_prerequisites(&mut conn, &info, params.server_id).await
+    };
+    match checked.await {
+        Ok(findings) => findings,
+        Err(error) => vec![Finding::error(
+            error.to_string(),
+            "check the user's privileges (REPLICATION SLAVE, REPLICATION CLIENT, SELECT)",
+        )],
+    }
 }
 
 /// Every captured table gets a topic (and directory) the sink can create: not too long,

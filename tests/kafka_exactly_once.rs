@@ -28,8 +28,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use support::kafka::{
-    AvroDecoder, TestBroker, assert_each_change_once, create_state_topics, create_writer_tables, read_writer_topics,
-    wait_until_caught_up, write_kafka_config,
+    AvroDecoder, TestBroker, assert_each_change_once, create_state_topics, create_writer_tables, last_values,
+    read_writer_topics, wait_until_caught_up, write_kafka_config,
 };
 use support::writer::{self, Change, Load, Random, write_with_load};
 use support::{Server, TestDatabase, Wellhead, free_port};
@@ -122,15 +122,10 @@ async fn kill_nine_at_random_moments_leaves_every_change_in_kafka_exactly_once()
     for table in writer::TABLES {
         let rows = db.client.query(&format!("SELECT id, seq FROM {table}"), &[]).await.expect("rows");
         let in_table: BTreeMap<i64, i64> = rows.iter().map(|row| (row.get(0), row.get(1))).collect();
-        let from_kafka: BTreeMap<i64, i64> = actual_per_key
-            .iter()
-            .filter(|((t, _), _)| *t == table)
-            .filter_map(|((_, id), changes)| match changes.last() {
-                Some(Change { op: 'c' | 'u', seq: Some(seq), .. }) => Some((*id, *seq)),
-                _ => None,
-            })
-            .collect();
-        assert!(in_table == from_kafka, "seed {seed}: table {table} and the last values per key in Kafka differ");
+        assert!(
+            in_table == last_values(&actual_per_key, table),
+            "seed {seed}: table {table} and the last values per key in Kafka differ"
+        );
     }
     println!(
         "{round} restarts, {} transactions, {} changes, {seen_count} committed records, {:.1} s",

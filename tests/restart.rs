@@ -28,7 +28,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use support::writer::{self, Change, Random, describe_difference, write_until_stopped};
-use support::{Server, TestDatabase, Wellhead};
+use support::{Server, TestDatabase, Wellhead, line_count, wait_for_lines};
 
 /// How many times wellhead is stopped and restarted while the writer runs.
 const ROUNDS: usize = 22;
@@ -73,10 +73,6 @@ fn write_config(db: &TestDatabase, (max_batch_events, max_batch_millis): (usize,
     )
 }
 
-fn line_count(path: &std::path::Path) -> usize {
-    std::fs::read(path).map(|bytes| bytes.iter().filter(|b| **b == b'\n').count()).unwrap_or(0)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_15_kill_and_restart_mid_stream_loses_and_repeats_nothing() {
     let seed = writer::seed();
@@ -114,22 +110,8 @@ async fn postgres_15_kill_and_restart_mid_stream_loses_and_repeats_nothing() {
 
     // Let the last run catch up, then stop it cleanly.
     let output = db.output_path();
-    let catch_up_started = Instant::now();
-    let (mut lines, mut last_growth) = (line_count(&output), Instant::now());
-    while lines < expected.len() && catch_up_started.elapsed() < CATCH_UP_TIMEOUT && last_growth.elapsed() < STALL {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        let now = line_count(&output);
-        if now != lines {
-            (lines, last_growth) = (now, Instant::now());
-        }
-    }
-    // A shortfall is reported by the comparison below, which says what is missing.
-    let caught_up = line_count(&output) >= expected.len();
-    wellhead.signal("INT");
-    let log = wellhead.log.clone();
-    let code = wellhead.wait(Duration::from_secs(30));
-    let log = std::fs::read_to_string(&log).unwrap_or_default();
-    assert_eq!(code, Some(0), "seed {seed}: SIGINT exits cleanly; log:\n{log}");
+    let caught_up = wait_for_lines(&output, expected.len(), CATCH_UP_TIMEOUT, STALL).await;
+    wellhead.stop_cleanly(&format!("seed {seed}"));
 
     let events = db.read_output();
     let transactions = writer::jsonl_transactions(&events);

@@ -19,6 +19,7 @@ mod size;
 use std::sync::Arc;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
+use tokio::time::Instant;
 use wellhead_decoders::change::{ChangeEvent, RestartPoint};
 
 use crate::checkpoint::CheckpointUpdate;
@@ -123,5 +124,32 @@ impl QueueSlot {
         stopping: bool,
     ) {
         self.slot.send(Batch { events, restart_point, updates, stopping, _memory: self.memory });
+    }
+}
+
+/// True when the acknowledgement covers `queued` (nothing queued: trivially).
+pub fn acknowledged_covers(acknowledgement: &Acknowledgement, queued: Option<&RestartPoint>) -> bool {
+    match (acknowledgement, queued) {
+        (_, None) => true,
+        (Some(acknowledged), Some(queued)) => acknowledged.covers(queued).unwrap_or(false),
+        (None, Some(_)) => false,
+    }
+}
+
+/// Waits until the sink acknowledges `queued`. `Err` when the sink stopped first.
+pub async fn wait_until_acknowledged(acks: &mut AckReceiver, queued: Option<&RestartPoint>) -> Result<(), SinkGone> {
+    while !acknowledged_covers(&acks.borrow_and_update(), queued) {
+        if acks.changed().await.is_err() {
+            return Err(SinkGone);
+        }
+    }
+    Ok(())
+}
+
+/// Waits until `deadline`, or forever without one.
+pub async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
     }
 }

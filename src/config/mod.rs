@@ -208,7 +208,7 @@ impl PipelineConfig {
 pub enum SourceConfig {
     /// PostgreSQL logical replication (pgoutput).
     Postgres(PostgresSourceConfig),
-    /// MySQL/MariaDB binlog (not yet available).
+    /// MySQL/MariaDB binlog.
     Mysql(MysqlSourceConfig),
 }
 
@@ -243,16 +243,29 @@ fn default_receive_timeout_seconds() -> u64 {
     60
 }
 
-/// MySQL/MariaDB source settings (accepted so that configs parse; not yet runnable).
+/// MySQL/MariaDB source settings.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MysqlSourceConfig {
-    /// `mysql://user[:password]@host:port/database`.
+    /// `mysql://user[:password]@host:port[/database]`.
     pub url: SecretUrl,
-    /// Tables to capture, `database.table`; globs allowed.
+    /// Password, when not in the URL (usually from `WELLHEAD_..._PASSWORD`).
+    pub password: Option<Secret>,
+    /// File whose first line is the password.
+    pub password_file: Option<PathBuf>,
+    /// Tables to capture, `database.table`; `*` and `?` globs allowed.
     pub tables: Vec<String>,
-    /// The replica server id Wellhead announces.
+    /// The replica server id Wellhead announces: unique among the server's replicas, not 0.
     pub server_id: u32,
+    /// Seconds without a byte from the server after which the binlog connection counts as
+    /// dead and is opened again; the server is asked for a heartbeat every quarter of it.
+    /// 0: never.
+    #[serde(default = "default_receive_timeout_seconds")]
+    pub receive_timeout_seconds: u64,
+    /// Where a pipeline without a checkpoint starts reading, `"<binlog file>:<offset>"`
+    /// (e.g. the position a backup was taken at); it then takes no snapshot. Default: the
+    /// binlog's end at the first start (with `snapshot.mode = "never"`).
+    pub start_at: Option<String>,
 }
 
 /// When to take a snapshot of the existing rows.
@@ -600,11 +613,27 @@ impl Config {
                         ));
                     }
                 }
-                SourceConfig::Mysql(_) => {
-                    return Err(invalid(
-                        at("source.type"),
-                        "the mysql source is not available in this version; use type = \"postgres\"",
-                    ));
+                SourceConfig::Mysql(source) => {
+                    if let Some(start_at) = &source.start_at
+                        && parse_binlog_coordinates(start_at).is_none()
+                    {
+                        return Err(invalid(
+                            at("source.start_at"),
+                            "must be a binlog file and an offset, like \"mariadb-bin.000003:4\" (SHOW MASTER STATUS shows the current ones)",
+                        ));
+                    }
+                    if source.server_id == 0 {
+                        return Err(invalid(
+                            at("source.server_id"),
+                            "must not be 0 (the server refuses replicas without an id); pick one no other replica of the server uses",
+                        ));
+                    }
+                    if source.password.is_some() && source.password_file.is_some() {
+                        return Err(invalid(
+                            at("source.password_file"),
+                            "set either password or password_file, not both",
+                        ));
+                    }
                 }
             }
             match &pipeline.sink {
@@ -702,14 +731,36 @@ impl Config {
 impl PostgresSourceConfig {
     /// The password from, in order: `password`, `password_file`, the URL.
     pub fn resolve_password(&self) -> Result<Option<Secret>, ConfigError> {
-        if let Some(password) = &self.password {
-            return Ok(Some(password.clone()));
-        }
-        if let Some(path) = &self.password_file {
-            return read_password_file(path, "source.password_file").map(Some);
-        }
-        Ok(self.url.password())
+        resolve_source_password(self.password.as_ref(), self.password_file.as_deref(), &self.url)
     }
+}
+
+impl MysqlSourceConfig {
+    /// The password from, in order: `password`, `password_file`, the URL.
+    pub fn resolve_password(&self) -> Result<Option<Secret>, ConfigError> {
+        resolve_source_password(self.password.as_ref(), self.password_file.as_deref(), &self.url)
+    }
+}
+
+/// `"<binlog file>:<offset>"` (`source.start_at`) as the file and the offset.
+pub fn parse_binlog_coordinates(text: &str) -> Option<(String, u64)> {
+    let (file, offset) = text.rsplit_once(':')?;
+    let offset = offset.parse().ok()?;
+    (!file.is_empty() && offset >= 4).then(|| (file.to_owned(), offset))
+}
+
+fn resolve_source_password(
+    password: Option<&Secret>,
+    password_file: Option<&std::path::Path>,
+    url: &SecretUrl,
+) -> Result<Option<Secret>, ConfigError> {
+    if let Some(password) = password {
+        return Ok(Some(password.clone()));
+    }
+    if let Some(path) = password_file {
+        return read_password_file(path, "source.password_file").map(Some);
+    }
+    Ok(url.password())
 }
 
 impl fmt::Display for SnapshotMode {

@@ -10,6 +10,8 @@
 //! checkpoint's restart point), which it turns into its database's own
 //! confirmation at its edge.
 
+pub mod finding;
+pub mod mysql;
 pub mod postgres;
 
 use std::future::Future;
@@ -21,7 +23,34 @@ use crate::checkpoint::Checkpoint;
 use crate::config::{PipelineConfig, SourceConfig};
 use crate::telemetry::Metrics;
 
-pub use self::postgres::SourceError;
+pub use self::mysql::MysqlError;
+pub use self::postgres::PostgresError;
+use crate::failure::{Classify, ErrorClass};
+
+/// A source's failure.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error(transparent)]
+    Postgres(#[from] PostgresError),
+    #[error(transparent)]
+    Mysql(#[from] MysqlError),
+}
+
+impl Classify for SourceError {
+    fn class(&self) -> ErrorClass {
+        match self {
+            SourceError::Postgres(error) => error.class(),
+            SourceError::Mysql(error) => error.class(),
+        }
+    }
+
+    fn hint(&self) -> Option<&'static str> {
+        match self {
+            SourceError::Postgres(error) => error.hint(),
+            SourceError::Mysql(error) => error.hint(),
+        }
+    }
+}
 
 /// What every source does.
 pub trait ChangeSource {
@@ -45,6 +74,7 @@ pub trait ChangeSource {
 #[derive(Debug)]
 pub enum Source {
     Postgres(Box<postgres::PostgresSource>),
+    Mysql(Box<mysql::MysqlSource>),
 }
 
 /// Builds the source `config` names, resuming after `resume_from`.
@@ -56,8 +86,9 @@ pub fn build(config: &PipelineConfig, resume_from: &Checkpoint, metrics: Metrics
             resume_from,
             metrics,
         )))),
-        // Refused by Config::validate; kept explicit so that no config runs nothing.
-        SourceConfig::Mysql(_) => Err(SourceError::NotBuilt("the mysql source")),
+        SourceConfig::Mysql(source_config) => {
+            Ok(Source::Mysql(Box::new(mysql::MysqlSource::new(config, source_config.clone(), resume_from, metrics))))
+        }
     }
 }
 
@@ -69,7 +100,8 @@ impl ChangeSource for Source {
         shutdown: &mut watch::Receiver<bool>,
     ) -> Result<(), SourceError> {
         match self {
-            Source::Postgres(source) => source.stream(outlet, acks, shutdown).await,
+            Source::Postgres(source) => Ok(source.stream(outlet, acks, shutdown).await?),
+            Source::Mysql(source) => Ok(source.stream(outlet, acks, shutdown).await?),
         }
     }
 }

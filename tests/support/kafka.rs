@@ -126,7 +126,7 @@ pub async fn create_writer_tables(db: &TestDatabase) -> Vec<&'static str> {
 }
 
 /// A writer's change as a Kafka record of `table`'s topic shows it, with its position
-/// `(commit_lsn, place in its transaction)`. Deletes carry no `seq` (the old row holds only the key).
+/// `(commit_lsn, place in its transaction)` (from a binlog: `(pos, row)`). Deletes carry no `seq` (the old row holds only the key).
 pub fn writer_change(decoder: &mut AvroDecoder, table: &'static str, value: &[u8]) -> (Change, (u64, u64)) {
     let value = decoder.decode(value);
     let op = value["op"].as_str().and_then(|op| op.chars().next()).expect("op");
@@ -135,7 +135,11 @@ pub fn writer_change(decoder: &mut AvroDecoder, table: &'static str, value: &[u8
     let id = row["id"].as_i64().expect("id");
     let source = &value["source"];
     let place = value["transaction"]["total_order"].as_u64().expect("transaction.total_order");
-    let position = (source["commit_lsn"].as_u64().expect("commit_lsn"), place);
+    let position = match source["commit_lsn"].as_u64() {
+        Some(commit_lsn) => (commit_lsn, place),
+        // A binlog change: its rows event's offset and its row in the event (one binlog file).
+        None => (source["pos"].as_u64().expect("pos"), source["row"].as_u64().expect("row")),
+    };
     (Change { table, op, id, seq }, position)
 }
 
@@ -322,9 +326,9 @@ pub struct Seen {
     pub position: Option<(u64, u64)>,
 }
 
-fn read_topic(brokers: &str, db: &TestDatabase, table: &'static str, decoder: &mut AvroDecoder) -> Vec<Seen> {
+fn read_topic(brokers: &str, topic: &str, table: &'static str, decoder: &mut AvroDecoder) -> Vec<Seen> {
     let mut seen = Vec::new();
-    for record in committed_view(brokers, &topic(db, &format!("public.{table}"))) {
+    for record in committed_view(brokers, topic) {
         let key = decoder.decode(record.key.as_deref().expect("every record has a key"));
         let id = key["id"].as_i64().expect("key id");
         let Some(value) = &record.value else {
@@ -348,7 +352,16 @@ pub fn read_writer_topics(
     db: &TestDatabase,
     decoder: &mut AvroDecoder,
 ) -> HashMap<&'static str, Vec<Seen>> {
-    super::writer::TABLES.iter().map(|table| (*table, read_topic(brokers, db, table, decoder))).collect()
+    read_writer_topics_named(brokers, |table| topic(db, &format!("public.{table}")), decoder)
+}
+
+/// [`read_writer_topics`] with each table's topic named by `topic_of`.
+pub fn read_writer_topics_named(
+    brokers: &str,
+    topic_of: impl Fn(&str) -> String,
+    decoder: &mut AvroDecoder,
+) -> HashMap<&'static str, Vec<Seen>> {
+    super::writer::TABLES.iter().map(|table| (*table, read_topic(brokers, &topic_of(table), table, decoder))).collect()
 }
 
 /// Asserts that the topics hold every change of `expected` (the writer's log) once: per
@@ -394,4 +407,17 @@ pub fn assert_each_change_once(
     );
     assert!(partitions.values().all(|set| set.len() == 1), "seed {seed}: each key stays in one partition");
     actual_per_key
+}
+
+/// The last value (`seq`) per key of `table` in the topics: what a compacted topic keeps,
+/// to be compared with the table's rows.
+pub fn last_values(actual_per_key: &BTreeMap<(&'static str, i64), Vec<Change>>, table: &str) -> BTreeMap<i64, i64> {
+    actual_per_key
+        .iter()
+        .filter(|((t, _), _)| *t == table)
+        .filter_map(|((_, id), changes)| match changes.last() {
+            Some(Change { op: 'c' | 'u', seq: Some(seq), .. }) => Some((*id, *seq)),
+            _ => None,
+        })
+        .collect()
 }

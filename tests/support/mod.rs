@@ -9,6 +9,7 @@
 
 pub mod avro_files;
 pub mod kafka;
+pub mod mariadb;
 pub mod own_postgres;
 pub mod proxy;
 pub mod writer;
@@ -56,6 +57,35 @@ pub async fn connect(url: &str) -> Client {
     client
 }
 
+/// A name for one test's database (and slot): `wh_<label>_<pid>_<counter>_<clock bits>`.
+/// Process ids repeat (pid_max is 32768 here), so a name of pid and counter alone can
+/// meet a database an earlier run left behind; the clock's low bits tell them apart.
+pub fn unique_name(label: &str) -> String {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |t| t.subsec_nanos());
+    format!("wh_{label}_{}_{}_{:06x}", std::process::id(), COUNTER.fetch_add(1, Ordering::SeqCst), nanos & 0xff_ffff)
+}
+
+/// Lines in a file (0 when it does not exist yet).
+pub fn line_count(path: &Path) -> usize {
+    std::fs::read(path).map(|bytes| bytes.iter().filter(|b| **b == b'\n').count()).unwrap_or(0)
+}
+
+/// Waits until `path` holds `expected` lines, gives up after `timeout` or when it has not
+/// grown for `stall`; true when it holds them. (A shortfall is for the caller's comparison
+/// to explain.)
+pub async fn wait_for_lines(path: &Path, expected: usize, timeout: Duration, stall: Duration) -> bool {
+    let started = Instant::now();
+    let (mut lines, mut last_growth) = (line_count(path), Instant::now());
+    while lines < expected && started.elapsed() < timeout && last_growth.elapsed() < stall {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let now = line_count(path);
+        if now != lines {
+            (lines, last_growth) = (now, Instant::now());
+        }
+    }
+    line_count(path) >= expected
+}
+
 /// A database created for one test, with unique slot and publication names. Dropped
 /// with its slot by [`TestDatabase::drop`], or, when a test panics first, by `Drop`: a
 /// leaked slot would pin the server's WAL for every later run on the machine.
@@ -69,15 +99,7 @@ pub struct TestDatabase {
 
 impl TestDatabase {
     pub async fn create(server: Server, label: &str) -> TestDatabase {
-        // Process ids repeat (pid_max is 32768 here), so a name of pid and counter alone can
-        // meet a database an earlier run left behind; the clock's low bits tell them apart.
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |t| t.subsec_nanos());
-        let name = format!(
-            "wh_{label}_{}_{}_{:06x}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::SeqCst),
-            nanos & 0xff_ffff
-        );
+        let name = unique_name(label);
         let admin = connect(&server.url("postgres")).await;
         admin.batch_execute(&format!("CREATE DATABASE {name}")).await.expect("create database");
         let client = connect(&server.url(&name)).await;
@@ -215,6 +237,15 @@ impl Wellhead {
             self.signal("KILL");
             assert_eq!(self.wait(Duration::from_secs(10)), None, "{context}: killed");
         }
+    }
+
+    /// Stops the run with SIGINT; it must exit 0 within 30 s (`context` names the run).
+    pub fn stop_cleanly(self, context: &str) {
+        self.signal("INT");
+        let log = self.log.clone();
+        let code = self.wait(Duration::from_secs(30));
+        let log = std::fs::read_to_string(&log).unwrap_or_default();
+        assert_eq!(code, Some(0), "{context}: SIGINT exits cleanly; log:\n{log}");
     }
 
     /// Sends a signal (`INT`, `TERM`, `KILL`).

@@ -161,7 +161,8 @@ impl EnvelopeEncoder {
         write_string(out, &source.name);
         write_long(out, event.commit_time_micros.div_euclid(1000));
         write_bool(out, event.snapshot);
-        write_string(out, &source.db);
+        // A MySQL server's tables live in many databases: `db` is the table's, as Debezium's.
+        write_string(out, if self.source == SourceKind::Mysql { &event.schema.table.namespace } else { &source.db });
         out.extend_from_slice(&self.source_table);
         match (self.source, event.position.log_position()) {
             (SourceKind::Postgres, Position::Postgres(position)) => {

@@ -42,7 +42,8 @@ pub fn write_envelope(out: &mut String, event: &ChangeEvent, source: &SourceInfo
     out.push_str(",\"name\":");
     write_string(out, &source.name);
     out.push_str(",\"db\":");
-    write_string(out, &source.db);
+    // A MySQL server's tables live in many databases: `db` is the table's, as Debezium's.
+    write_string(out, if source.connector == "mysql" { &event.schema.table.namespace } else { &source.db });
     out.push_str(",\"schema\":");
     write_string(out, &event.schema.table.namespace);
     out.push_str(",\"table\":");
@@ -73,9 +74,14 @@ pub fn write_envelope(out: &mut String, event: &ChangeEvent, source: &SourceInfo
         Position::Snapshot(_) => {}
     }
     match &event.transaction {
-        Some(transaction) => {
+        // PostgreSQL's xid is a number; a MySQL transaction is named by its GTID (or its place).
+        Some(transaction) if transaction.id.parse::<i64>().is_ok() => {
             out.push_str(",\"txid\":");
             out.push_str(&transaction.id);
+        }
+        Some(transaction) => {
+            out.push_str(",\"txid\":");
+            write_string(out, &transaction.id);
         }
         None => out.push_str(",\"txid\":null"),
     }

@@ -58,7 +58,7 @@ use crate::telemetry::{Metrics, PipelineLabel};
 
 /// Why the PostgreSQL source stopped.
 #[derive(Debug, thiserror::Error)]
-pub enum SourceError {
+pub enum PostgresError {
     #[error(transparent)]
     Params(#[from] ParamsError),
     #[error("cannot connect for SQL to {address}: {reason}")]
@@ -93,42 +93,42 @@ pub enum SourceError {
     ReceiveTimeout { seconds: u64 },
     #[error("the sink stopped")]
     SinkStopped,
-    #[error("{0} is not built yet")]
-    NotBuilt(&'static str),
 }
 
-impl Classify for SourceError {
+impl Classify for PostgresError {
     /// Transient: reconnecting later may succeed.
     fn class(&self) -> ErrorClass {
         match self {
-            SourceError::Replication(error) => error.class(),
-            SourceError::Slot(SlotError::Create { source, .. }) => source.class(),
-            SourceError::Slot(SlotError::Sql { class, .. })
-            | SourceError::Catalog(CatalogError::Query { class, .. })
-            | SourceError::SqlConnect { class, .. } => *class,
-            SourceError::StreamEnded | SourceError::ReceiveTimeout { .. } => ErrorClass::Transient,
-            SourceError::Snapshot(error) => error.class(),
-            SourceError::Params(_)
-            | SourceError::Slot(_)
-            | SourceError::Identity(_)
-            | SourceError::Catalog(_)
-            | SourceError::Decode(_)
-            | SourceError::Codec(_)
-            | SourceError::Spill(_)
-            | SourceError::Protocol(_)
-            | SourceError::Position(_)
-            | SourceError::Prerequisites(_)
-            | SourceError::SinkStopped
-            | SourceError::NotBuilt(_) => ErrorClass::Definite,
+            PostgresError::Replication(error) => error.class(),
+            PostgresError::Slot(SlotError::Create { source, .. }) => source.class(),
+            PostgresError::Slot(SlotError::Sql { class, .. })
+            | PostgresError::Catalog(CatalogError::Query { class, .. })
+            | PostgresError::SqlConnect { class, .. } => *class,
+            PostgresError::StreamEnded | PostgresError::ReceiveTimeout { .. } => ErrorClass::Transient,
+            PostgresError::Snapshot(error) => error.class(),
+            PostgresError::Params(_)
+            | PostgresError::Slot(_)
+            | PostgresError::Identity(_)
+            | PostgresError::Catalog(_)
+            | PostgresError::Decode(_)
+            | PostgresError::Codec(_)
+            | PostgresError::Spill(_)
+            | PostgresError::Protocol(_)
+            | PostgresError::Position(_)
+            | PostgresError::Prerequisites(_)
+            | PostgresError::SinkStopped => ErrorClass::Definite,
         }
     }
 
     fn hint(&self) -> Option<&'static str> {
         match self {
-            SourceError::Decode(_) | SourceError::Codec(_) | SourceError::Protocol(_) | SourceError::Position(_) => {
+            PostgresError::Decode(_)
+            | PostgresError::Codec(_)
+            | PostgresError::Protocol(_)
+            | PostgresError::Position(_) => {
                 Some("Wellhead could not read what the server sent; please report it with this log")
             }
-            SourceError::Replication(ReplicationConnectionError::Authentication { .. }) => {
+            PostgresError::Replication(ReplicationConnectionError::Authentication { .. }) => {
                 Some("check the user and password in source.url")
             }
             _ => None,
@@ -206,7 +206,7 @@ impl PostgresSource {
         outlet: &mut Outlet,
         acknowledged: Lsn,
         slot_kind: NewSlot,
-    ) -> Result<PreparedSlot, SourceError> {
+    ) -> Result<PreparedSlot, PostgresError> {
         let server = identify_system(connection).await?;
         let restart_lsn = match outlet.queued_restart_point() {
             Some(RestartPoint::Postgres { flush_lsn }) => Some((*flush_lsn).max(acknowledged)),
@@ -274,8 +274,8 @@ impl PostgresSource {
         outlet: &mut Outlet,
         acks: &mut AckReceiver,
         shutdown: &mut watch::Receiver<bool>,
-    ) -> Result<SessionEnd, SourceError> {
-        let client = sql::connect_sql(params).await.map_err(|error| SourceError::SqlConnect {
+    ) -> Result<SessionEnd, PostgresError> {
+        let client = sql::connect_sql(params).await.map_err(|error| PostgresError::SqlConnect {
             address: params.address(),
             reason: sql::describe_sql_error(&error),
             class: sql::sql_error_class(&error),
@@ -297,7 +297,7 @@ impl PostgresSource {
             })
             .collect();
         if !problems.is_empty() {
-            return Err(SourceError::Prerequisites(problems.join("\n")));
+            return Err(PostgresError::Prerequisites(problems.join("\n")));
         }
         let tables = resolve_tables(&client, &self.config.tables, &params.database).await?;
         ensure_publication(&client, &self.config.publication, &tables).await?;
@@ -308,7 +308,7 @@ impl PostgresSource {
             .query_one("SELECT current_setting('server_version_num')::int", &[])
             .await
             .map(|row| row.get::<_, i32>(0))
-            .map_err(|error| SourceError::SqlConnect {
+            .map_err(|error| PostgresError::SqlConnect {
                 address: params.address(),
                 reason: sql::describe_sql_error(&error),
                 class: sql::sql_error_class(&error),
@@ -372,7 +372,7 @@ impl PostgresSource {
         stop_at: Option<Lsn>,
         copy: Option<&mut StreamingCopy>,
         ends: &mut PipelineEnds<'_>,
-    ) -> Result<SessionEnd, SourceError> {
+    ) -> Result<SessionEnd, PostgresError> {
         let protocol_version = stream.protocol_version;
         let acknowledged = acknowledged_flush_lsn(&ends.acks.borrow());
         let mut options = vec![
@@ -468,13 +468,14 @@ struct StreamStart {
     receive_timeout: Option<std::time::Duration>,
 }
 
-impl crate::source::ChangeSource for PostgresSource {
-    async fn stream(
+impl PostgresSource {
+    /// Streams until shutdown or a failure: [`crate::source::ChangeSource::stream`]'s contract.
+    pub async fn stream(
         &mut self,
         outlet: &mut Outlet,
         acks: &mut AckReceiver,
         shutdown: &mut watch::Receiver<bool>,
-    ) -> Result<(), SourceError> {
+    ) -> Result<(), PostgresError> {
         let params = ConnectionParams::from_config(&self.config)?;
         loop {
             // Requests made while the source was connecting or copying are taken here.
@@ -488,9 +489,9 @@ impl crate::source::ChangeSource for PostgresSource {
 }
 
 /// `IDENTIFY_SYSTEM` on the replication connection.
-async fn identify_system(connection: &mut ReplicationConnection) -> Result<ServerIdentity, SourceError> {
+async fn identify_system(connection: &mut ReplicationConnection) -> Result<ServerIdentity, PostgresError> {
     let rows = connection.simple_query("IDENTIFY_SYSTEM").await?;
-    let unexpected = || SourceError::Protocol(format!("unexpected answer to IDENTIFY_SYSTEM: {rows:?}"));
+    let unexpected = || PostgresError::Protocol(format!("unexpected answer to IDENTIFY_SYSTEM: {rows:?}"));
     let row = rows.first().ok_or_else(unexpected)?;
     let field = |index: usize| row.get(index).cloned().flatten();
     let system_identifier = field(0).ok_or_else(unexpected)?;

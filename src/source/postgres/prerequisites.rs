@@ -2,50 +2,13 @@
 //! finding with the fix an operator can apply (`wellhead check`, and before
 //! every `run`).
 
-use std::fmt;
-
 use tokio_postgres::Client;
 
 use super::slot::{SlotError, check_slot_usable, find_slot, resolve_tables};
 use super::sql::describe_sql_error;
 use crate::config::PostgresSourceConfig;
 
-/// How serious a finding is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Severity {
-    /// Streaming cannot work until it is fixed.
-    Error,
-    /// Streaming works, with a limitation the operator should know.
-    Warning,
-}
-
-/// One prerequisite that is not met.
-#[derive(Debug, Clone)]
-pub struct Finding {
-    pub severity: Severity,
-    /// What is wrong.
-    pub problem: String,
-    /// How to fix it.
-    pub fix: String,
-}
-
-impl fmt::Display for Finding {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let label = match self.severity {
-            Severity::Error => "error",
-            Severity::Warning => "warning",
-        };
-        write!(f, "{label}: {}\n  fix: {}", self.problem, self.fix)
-    }
-}
-
-fn error(problem: String, fix: String) -> Finding {
-    Finding { severity: Severity::Error, problem, fix }
-}
-
-fn warning(problem: String, fix: String) -> Finding {
-    Finding { severity: Severity::Warning, problem, fix }
-}
+pub use crate::source::finding::{Finding, Severity};
 
 /// Checks the server, the role, the tables and the slot for `config`.
 pub async fn check_prerequisites(client: &Client, config: &PostgresSourceConfig, database: &str) -> Vec<Finding> {
@@ -65,9 +28,9 @@ pub async fn check_prerequisites(client: &Client, config: &PostgresSourceConfig,
     {
         Ok(row) => row,
         Err(failure) => {
-            findings.push(error(
+            findings.push(Finding::error(
                 format!("cannot read server settings: {}", describe_sql_error(&failure)),
-                "connect as a role that can read pg_settings and pg_roles".into(),
+                "connect as a role that can read pg_settings and pg_roles",
             ));
             return findings;
         }
@@ -84,19 +47,19 @@ pub async fn check_prerequisites(client: &Client, config: &PostgresSourceConfig,
     let can_create: bool = settings.get(9);
 
     if version < 100_000 {
-        findings.push(error(
+        findings.push(Finding::error(
             format!("server version {version} is older than PostgreSQL 10, which has no pgoutput"),
-            "upgrade PostgreSQL".into(),
+            "upgrade PostgreSQL",
         ));
     }
     if wal_level != "logical" {
-        findings.push(error(
+        findings.push(Finding::error(
             format!("wal_level is '{wal_level}'; logical decoding needs 'logical'"),
-            "run ALTER SYSTEM SET wal_level = logical; then restart PostgreSQL".into(),
+            "run ALTER SYSTEM SET wal_level = logical; then restart PostgreSQL",
         ));
     }
     if !superuser && !replication {
-        findings.push(error(
+        findings.push(Finding::error(
             format!("role {role} has neither the REPLICATION attribute nor superuser"),
             format!("run ALTER ROLE {role} WITH REPLICATION;"),
         ));
@@ -104,7 +67,7 @@ pub async fn check_prerequisites(client: &Client, config: &PostgresSourceConfig,
     let existing_slot = match find_slot(client, &config.slot).await {
         Ok(slot) => slot,
         Err(failure) => {
-            findings.push(error(failure.to_string(), "check the role's privileges on pg_replication_slots".into()));
+            findings.push(Finding::error(failure.to_string(), "check the role's privileges on pg_replication_slots"));
             None
         }
     };
@@ -115,34 +78,34 @@ pub async fn check_prerequisites(client: &Client, config: &PostgresSourceConfig,
                     SlotError::TwoPhase { .. } => "turn two_phase off as above, or choose another source.slot".into(),
                     _ => format!("choose another source.slot, or drop slot {}", config.slot),
                 };
-                findings.push(error(problem.to_string(), fix));
+                findings.push(Finding::error(problem.to_string(), fix));
             }
             if slot.active {
-                findings.push(warning(
+                findings.push(Finding::warning(
                     format!("replication slot {} is in use by another connection", config.slot),
-                    "stop the other consumer (another Wellhead with the same slot?) before running".into(),
+                    "stop the other consumer (another Wellhead with the same slot?) before running",
                 ));
             }
         }
         None => {
             if slot_count >= max_slots {
-                findings.push(error(
+                findings.push(Finding::error(
                     format!("all {max_slots} replication slots are taken (max_replication_slots)"),
-                    "raise max_replication_slots (restart needed) or drop unused slots".into(),
+                    "raise max_replication_slots (restart needed) or drop unused slots",
                 ));
             }
         }
     }
     if sender_count >= max_senders {
-        findings.push(error(
+        findings.push(Finding::error(
             format!("all {max_senders} WAL senders are busy (max_wal_senders)"),
-            "raise max_wal_senders (restart needed) or stop other replication consumers".into(),
+            "raise max_wal_senders (restart needed) or stop other replication consumers",
         ));
     }
     let tables = match resolve_tables(client, &config.tables, database).await {
         Ok(tables) => tables,
         Err(problem) => {
-            findings.push(error(problem.to_string(), "fix source.tables".into()));
+            findings.push(Finding::error(problem.to_string(), "fix source.tables"));
             return findings;
         }
     };
@@ -152,7 +115,7 @@ pub async fn check_prerequisites(client: &Client, config: &PostgresSourceConfig,
         .map(|row| row.is_some())
         .unwrap_or(false);
     if !publication_exists && !superuser && !can_create {
-        findings.push(error(
+        findings.push(Finding::error(
             format!("publication {} does not exist and role {role} may not create it", config.publication),
             format!(
                 "create it: CREATE PUBLICATION {} FOR TABLE ...; or GRANT CREATE ON DATABASE {database} TO {role};",
@@ -173,16 +136,16 @@ pub async fn check_prerequisites(client: &Client, config: &PostgresSourceConfig,
                 let replica_identity: String = row.get(0);
                 let has_primary_key: bool = row.get(1);
                 if replica_identity == "n" || (replica_identity == "d" && !has_primary_key) {
-                    findings.push(warning(
+                    findings.push(Finding::warning(
                         format!("table {table} has no primary key and REPLICA IDENTITY {}: its updates and deletes carry no old key (and PostgreSQL rejects them while it is published)",
                             if replica_identity == "n" { "NOTHING" } else { "DEFAULT" }),
                         format!("add a primary key, or run ALTER TABLE {table} REPLICA IDENTITY FULL;"),
                     ));
                 }
             }
-            Err(failure) => findings.push(error(
+            Err(failure) => findings.push(Finding::error(
                 format!("table {table}: {}", describe_sql_error(&failure)),
-                "check the role's privileges".into(),
+                "check the role's privileges",
             )),
         }
     }

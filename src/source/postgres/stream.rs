@@ -39,14 +39,14 @@ use wellhead_decoders::pgoutput::{
     unix_micros_to_postgres_time,
 };
 
-use super::SourceError;
+use super::PostgresError;
 use super::catalog::TypeCatalog;
 use super::codec::decode_row;
 use super::connection::ReplicationConnection;
 use super::relations::RelationMap;
 use super::snapshot::{ReadyPiece, RowsPiece, StreamingCopy};
 use super::spill::SpillStore;
-use crate::batch::{AckReceiver, Acknowledgement, Outlet};
+use crate::batch::{AckReceiver, Acknowledgement, Outlet, sleep_until, wait_until_acknowledged};
 use crate::clock;
 use crate::telemetry::{Metrics, PipelineLabel};
 
@@ -152,7 +152,7 @@ enum Wake {
 
 impl Session<'_> {
     /// Reads the stream until shutdown or error.
-    pub async fn run(mut self) -> Result<SessionEnd, SourceError> {
+    pub async fn run(mut self) -> Result<SessionEnd, PostgresError> {
         let mut state = StreamState { last_heard: Some(Instant::now()), ..StreamState::default() };
         let mut status_timer = tokio::time::interval(STATUS_INTERVAL);
         status_timer.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -174,7 +174,7 @@ impl Session<'_> {
                 },
                 changed = self.acks.changed() => match changed {
                     Ok(()) => Wake::Acked,
-                    Err(_) => return Err(SourceError::SinkStopped),
+                    Err(_) => return Err(PostgresError::SinkStopped),
                 },
                 Ok(()) = self.snapshot_requests.changed() => Wake::SnapshotRequested,
                 _ = status_timer.tick() => Wake::Status,
@@ -184,7 +184,7 @@ impl Session<'_> {
                 () = std::future::ready(()), if cut_when_idle => Wake::Idle,
             };
             match wake {
-                Wake::Frame(None) => return Err(SourceError::StreamEnded),
+                Wake::Frame(None) => return Err(PostgresError::StreamEnded),
                 Wake::Frame(Some(frame)) => {
                     state.heard_now();
                     self.handle_frame(frame, &mut state).await?;
@@ -240,29 +240,22 @@ impl Session<'_> {
     /// connection is lost without having closed: a cut cable, a dropped NAT entry, a frozen
     /// server), `true` past half of it (the next status update asks the server to reply, as
     /// PostgreSQL's own walreceiver does), else `false`.
-    fn check_receive_timeout(&self, state: &mut StreamState) -> Result<bool, SourceError> {
+    fn check_receive_timeout(&self, state: &mut StreamState) -> Result<bool, PostgresError> {
         let (Some(timeout), Some(last_heard)) = (self.receive_timeout, state.last_heard) else { return Ok(false) };
         let silent = last_heard.elapsed();
         if silent >= timeout {
-            return Err(SourceError::ReceiveTimeout { seconds: timeout.as_secs() });
+            return Err(PostgresError::ReceiveTimeout { seconds: timeout.as_secs() });
         }
         let ping = silent >= timeout / 2 && !state.pinged;
         state.pinged |= ping;
         Ok(ping)
     }
 
-    async fn finish(&mut self, state: &mut StreamState) -> Result<SessionEnd, SourceError> {
+    async fn finish(&mut self, state: &mut StreamState) -> Result<SessionEnd, PostgresError> {
         self.outlet.stop_after_next_flush();
         self.flush_batch(state).await?;
-        let waited = tokio::time::timeout(FINAL_ACK_TIMEOUT, async {
-            let queued = self.outlet.queued_restart_point().cloned();
-            while !acknowledged_covers(&self.acks.borrow_and_update(), queued.as_ref()) {
-                if self.acks.changed().await.is_err() {
-                    break;
-                }
-            }
-        })
-        .await;
+        let queued = self.outlet.queued_restart_point().cloned();
+        let waited = tokio::time::timeout(FINAL_ACK_TIMEOUT, wait_until_acknowledged(self.acks, queued.as_ref())).await;
         if waited.is_err() {
             tracing::warn!(
                 "The sink did not acknowledge the last batch in time; it will be read again after a restart."
@@ -272,7 +265,7 @@ impl Session<'_> {
         Ok(SessionEnd::Shutdown)
     }
 
-    async fn handle_frame(&mut self, frame: Bytes, state: &mut StreamState) -> Result<(), SourceError> {
+    async fn handle_frame(&mut self, frame: Bytes, state: &mut StreamState) -> Result<(), PostgresError> {
         match ReplicationMessage::decode(&frame)? {
             ReplicationMessage::PrimaryKeepalive(keepalive) => {
                 // With nothing in flight, every transaction that committed before the server's
@@ -322,7 +315,7 @@ impl Session<'_> {
         message: PgOutputMessage,
         wal_start: Lsn,
         state: &mut StreamState,
-    ) -> Result<(), SourceError> {
+    ) -> Result<(), PostgresError> {
         match message {
             PgOutputMessage::Begin(begin) if self.stop_at.is_some_and(|stop| begin.final_lsn >= stop) => {
                 state.reached_stop_point = true;
@@ -344,7 +337,7 @@ impl Session<'_> {
                 match self.receive_timeout {
                     Some(timeout) => tokio::time::timeout(timeout, apply)
                         .await
-                        .map_err(|_| SourceError::ReceiveTimeout { seconds: timeout.as_secs() })??,
+                        .map_err(|_| PostgresError::ReceiveTimeout { seconds: timeout.as_secs() })??,
                     None => apply.await?,
                 }
             }
@@ -434,7 +427,7 @@ impl Session<'_> {
             | PgOutputMessage::CommitPrepared(_)
             | PgOutputMessage::RollbackPrepared(_)
             | PgOutputMessage::StreamPrepare(_) => {
-                return Err(SourceError::Protocol(
+                return Err(PostgresError::Protocol(
                     "two-phase message received although two_phase was not requested".into(),
                 ));
             }
@@ -442,19 +435,19 @@ impl Session<'_> {
         Ok(())
     }
 
-    fn schema(&self, relation_oid: u32) -> Result<Arc<TableSchema>, SourceError> {
+    fn schema(&self, relation_oid: u32) -> Result<Arc<TableSchema>, PostgresError> {
         self.relations.get(relation_oid).cloned().ok_or_else(|| {
-            SourceError::Protocol(format!("change for relation {relation_oid} before its Relation message"))
+            PostgresError::Protocol(format!("change for relation {relation_oid} before its Relation message"))
         })
     }
 
     /// Turns a row change into an event of the open transaction and hands it to the outlet
     /// (which drops it if the pipeline holds it already).
-    fn push_event(&mut self, state: &mut StreamState, wal_start: Lsn, change: RowChange) -> Result<(), SourceError> {
+    fn push_event(&mut self, state: &mut StreamState, wal_start: Lsn, change: RowChange) -> Result<(), PostgresError> {
         let transaction = state
             .transaction
             .as_mut()
-            .ok_or_else(|| SourceError::Protocol("row change outside a transaction".into()))?;
+            .ok_or_else(|| PostgresError::Protocol("row change outside a transaction".into()))?;
         let order = transaction.next_order(change.relation_oid);
         let position =
             PgPosition { commit_lsn: transaction.commit_lsn, change_ordinal: order.total_order, lsn: wal_start };
@@ -482,7 +475,7 @@ impl Session<'_> {
     }
 
     /// Writes a piece of the interleaved copy (between two transactions).
-    async fn write_piece(&mut self, piece: RowsPiece, state: &mut StreamState) -> Result<(), SourceError> {
+    async fn write_piece(&mut self, piece: RowsPiece, state: &mut StreamState) -> Result<(), PostgresError> {
         if let Some(copy) = self.copy.as_mut() {
             copy.write_piece(piece, self.outlet)?;
         }
@@ -490,7 +483,7 @@ impl Session<'_> {
     }
 
     /// Ends the interleaved copy once its readers are done.
-    async fn finish_copy(&mut self) -> Result<(), SourceError> {
+    async fn finish_copy(&mut self) -> Result<(), PostgresError> {
         if let Some(copy) = self.copy.as_mut() {
             copy.finish(self.outlet).await?;
             self.metrics.health.set(&self.pipeline_label.pipeline, crate::health::PipelineState::Streaming);
@@ -498,14 +491,14 @@ impl Session<'_> {
         Ok(())
     }
 
-    async fn cut_if_full(&mut self, state: &mut StreamState) -> Result<(), SourceError> {
+    async fn cut_if_full(&mut self, state: &mut StreamState) -> Result<(), PostgresError> {
         if self.outlet.is_full() {
             self.flush_batch(state).await?;
         }
         Ok(())
     }
 
-    async fn end_transaction(&mut self, end_lsn: Lsn, state: &mut StreamState) -> Result<(), SourceError> {
+    async fn end_transaction(&mut self, end_lsn: Lsn, state: &mut StreamState) -> Result<(), PostgresError> {
         state.transaction = None;
         self.outlet.restart_point(RestartPoint::Postgres { flush_lsn: end_lsn })?;
         self.cut_if_full(state).await
@@ -514,7 +507,7 @@ impl Session<'_> {
     /// Hands the batch to the sink, answering the server while the queue is full. If a
     /// status update fails meanwhile, the flush is abandoned with the batch still in the
     /// outlet (its flush is cancel-safe), and the reconnected session queues it.
-    async fn flush_batch(&mut self, state: &mut StreamState) -> Result<(), SourceError> {
+    async fn flush_batch(&mut self, state: &mut StreamState) -> Result<(), PostgresError> {
         let mut waited = false;
         loop {
             // Biased, and a sleep rather than an interval: when the queue has room (the usual
@@ -526,7 +519,7 @@ impl Session<'_> {
                         // Nothing was read while the sink was behind: that silence was ours.
                         state.heard_now();
                     }
-                    return flushed.map_err(|_| SourceError::SinkStopped);
+                    return flushed.map_err(|_| PostgresError::SinkStopped);
                 }
                 () = tokio::time::sleep(STATUS_INTERVAL) => {}
             }
@@ -535,7 +528,7 @@ impl Session<'_> {
         }
     }
 
-    async fn send_status(&mut self, state: &mut StreamState, reply_requested: bool) -> Result<(), SourceError> {
+    async fn send_status(&mut self, state: &mut StreamState, reply_requested: bool) -> Result<(), PostgresError> {
         // Only what the sink has made durable and checkpointed; never what was merely received,
         // and never beyond what this server has shown.
         let flushed = acknowledged_flush_lsn(&self.acks.borrow()).min(self.server_lsn);
@@ -606,27 +599,10 @@ pub fn acknowledged_flush_lsn(acknowledgement: &Acknowledgement) -> Lsn {
     }
 }
 
-/// True when the acknowledgement covers `queued` (nothing queued: trivially).
-pub(super) fn acknowledged_covers(acknowledgement: &Acknowledgement, queued: Option<&RestartPoint>) -> bool {
-    match (acknowledgement, queued) {
-        (_, None) => true,
-        (Some(acknowledged), Some(queued)) => acknowledged.covers(queued).unwrap_or(false),
-        (None, Some(_)) => false,
-    }
-}
-
 /// The interleaved copy's next piece, or never without a copy.
 async fn next_piece(copy: &mut Option<&mut StreamingCopy>) -> Option<RowsPiece> {
     match copy {
         Some(copy) => copy.next_piece().await,
-        None => std::future::pending().await,
-    }
-}
-
-/// Waits until `deadline`, or forever without one.
-pub(super) async fn sleep_until(deadline: Option<Instant>) {
-    match deadline {
-        Some(deadline) => tokio::time::sleep_until(deadline).await,
         None => std::future::pending().await,
     }
 }

@@ -28,7 +28,7 @@ use super::{
 };
 use crate::batch::Outlet;
 use crate::checkpoint::TableState;
-use crate::source::postgres::SourceError;
+use crate::source::postgres::PostgresError;
 
 /// What the readers have ready (see [`StreamingCopy::ready_piece`]).
 #[derive(Debug)]
@@ -149,7 +149,7 @@ impl StreamingCopy {
 
     /// Writes a piece into `outlet`, without the rows the stream changed since the
     /// consistent point, and records the table's progress with it.
-    pub fn write_piece(&mut self, mut piece: RowsPiece, outlet: &mut Outlet) -> Result<(), SourceError> {
+    pub fn write_piece(&mut self, mut piece: RowsPiece, outlet: &mut Outlet) -> Result<(), PostgresError> {
         let rows = std::mem::take(&mut piece.rows);
         let row_count = rows.len() as u64;
         let (schema, key) = match self.tables.get(piece.table) {
@@ -182,7 +182,7 @@ impl StreamingCopy {
     }
 
     /// Ends a complete copy: the readers' results, and the tables' final states into `outlet`.
-    pub async fn finish(&mut self, outlet: &mut Outlet) -> Result<Vec<TableName>, SourceError> {
+    pub async fn finish(&mut self, outlet: &mut Outlet) -> Result<Vec<TableName>, PostgresError> {
         while let Some(joined) = self.workers.join_next().await {
             match joined {
                 Ok(Ok(())) => {}

@@ -42,8 +42,8 @@ use self::reader::{CopyWork, PieceMemory};
 pub use self::table::{CopyOrder, SnapshotTable};
 use super::catalog::CatalogError;
 use super::codec::CodecError;
-use super::stream::sleep_until;
 use crate::batch::Outlet;
+use crate::batch::sleep_until;
 use crate::checkpoint::{CheckpointUpdate, CopyRange, TableState};
 use crate::failure::ErrorClass;
 use crate::telemetry::{Metrics, TableLabels};
@@ -162,7 +162,7 @@ pub async fn copy_tables(
     readers: Vec<SnapshotReader>,
     outlet: &mut Outlet,
     shutdown: &mut watch::Receiver<bool>,
-) -> Result<CopyEnd, super::SourceError> {
+) -> Result<CopyEnd, super::PostgresError> {
     let tables: Arc<Vec<TableCopy>> = Arc::new(tables);
     let (mut receiver, mut workers) = spawn_readers(&tables, readers, context.memory_bytes);
 
@@ -185,7 +185,7 @@ pub async fn copy_tables(
                 workers.abort_all();
                 progress.record(outlet);
                 outlet.stop_after_next_flush();
-                outlet.flush().await.map_err(|_| super::SourceError::SinkStopped)?;
+                outlet.flush().await.map_err(|_| super::PostgresError::SinkStopped)?;
                 return Ok(CopyEnd::Stopped);
             }
             Some(joined) = workers.join_next(), if !workers.is_empty() => match joined {
@@ -204,16 +204,16 @@ pub async fn copy_tables(
                 progress.advance(&piece, row_count);
                 if outlet.is_full() {
                     progress.record(outlet);
-                    outlet.flush().await.map_err(|_| super::SourceError::SinkStopped)?;
+                    outlet.flush().await.map_err(|_| super::PostgresError::SinkStopped)?;
                 }
             }
             () = sleep_until(deadline), if deadline.is_some() => {
                 progress.record(outlet);
-                outlet.flush().await.map_err(|_| super::SourceError::SinkStopped)?;
+                outlet.flush().await.map_err(|_| super::PostgresError::SinkStopped)?;
             }
             () = std::future::ready(()), if cut_when_idle && receiver.is_empty() => {
                 progress.record(outlet);
-                outlet.flush().await.map_err(|_| super::SourceError::SinkStopped)?;
+                outlet.flush().await.map_err(|_| super::PostgresError::SinkStopped)?;
             }
         }
         progress.log_if_due();
@@ -227,7 +227,7 @@ pub async fn copy_tables(
     }
     progress.record(outlet);
     outlet.restart_point(context.completes_at.clone())?;
-    outlet.flush().await.map_err(|_| super::SourceError::SinkStopped)?;
+    outlet.flush().await.map_err(|_| super::PostgresError::SinkStopped)?;
     progress.log_complete();
     Ok(CopyEnd::Complete)
 }

@@ -12,6 +12,7 @@ use wellhead_decoders::change::{PgPosition, Position, RestartPoint, TableName};
 
 use super::{CopyContext, CopyEnd, SnapshotReader, SnapshotTable, StreamingCopy, TableCopy, copy_tables};
 use crate::batch::Outlet;
+use crate::batch::wait_until_acknowledged;
 use crate::checkpoint::{CheckpointUpdate, TableState};
 use crate::clock;
 use crate::config::SnapshotMode;
@@ -20,8 +21,8 @@ use crate::source::postgres::catalog::TypeCatalog;
 use crate::source::postgres::connection::ReplicationConnection;
 use crate::source::postgres::params::ConnectionParams;
 use crate::source::postgres::slot::{CreatedSlot, NewSlot, create_slot, drop_slot};
-use crate::source::postgres::stream::{SessionEnd, acknowledged_covers};
-use crate::source::postgres::{PipelineEnds, PostgresSource, SourceError, StreamStart};
+use crate::source::postgres::stream::SessionEnd;
+use crate::source::postgres::{PipelineEnds, PostgresError, PostgresSource, StreamStart};
 
 /// Rows a range of a split copy should have at least: smaller tables are copied whole.
 const MIN_RANGE_ROWS: i64 = 200_000;
@@ -97,7 +98,7 @@ impl PostgresSource {
         tables: Vec<TableName>,
         stream: &StreamStart,
         ends: &mut PipelineEnds<'_>,
-    ) -> Result<PhaseEnd, SourceError> {
+    ) -> Result<PhaseEnd, PostgresError> {
         self.metrics.health.set(&self.pipeline, PipelineState::Snapshotting);
         let catch_up = exporter.created.is_none();
         let (exporter, created) = match exporter.created {
@@ -115,7 +116,7 @@ impl PostgresSource {
         let snapshot_name = created
             .snapshot_name
             .clone()
-            .ok_or_else(|| SourceError::Protocol("CREATE_REPLICATION_SLOT exported no snapshot".into()))?;
+            .ok_or_else(|| PostgresError::Protocol("CREATE_REPLICATION_SLOT exported no snapshot".into()))?;
         let mut catalog = TypeCatalog::default();
         let mut copies = Vec::with_capacity(tables.len());
         for table in tables {
@@ -197,15 +198,11 @@ impl PostgresSource {
         &mut self,
         client: &tokio_postgres::Client,
         ends: &mut PipelineEnds<'_>,
-    ) -> Result<(), SourceError> {
+    ) -> Result<(), PostgresError> {
         ends.outlet.stop_after_next_flush();
-        ends.outlet.flush().await.map_err(|_| SourceError::SinkStopped)?;
+        ends.outlet.flush().await.map_err(|_| PostgresError::SinkStopped)?;
         let queued = ends.outlet.queued_restart_point().cloned();
-        while !acknowledged_covers(&ends.acks.borrow_and_update(), queued.as_ref()) {
-            if ends.acks.changed().await.is_err() {
-                return Err(SourceError::SinkStopped);
-            }
-        }
+        wait_until_acknowledged(ends.acks, queued.as_ref()).await.map_err(|_| PostgresError::SinkStopped)?;
         if drop_slot(client, &self.config.slot).await? {
             tracing::info!(pipeline = %self.pipeline, slot = %self.config.slot, "snapshot.mode = \"initial_only\": every table is copied and durable; dropped the slot. The pipeline stops.");
         } else {
