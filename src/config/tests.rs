@@ -118,3 +118,29 @@ fn pipelines_sharing_the_registry_on_two_clusters_are_refused() {
     bad_topic.control.registry_topic = "no spaces".into();
     assert!(bad_topic.validate().expect_err("topic").to_string().contains("control.registry_topic"));
 }
+
+#[test]
+fn the_shipped_example_configs_load() {
+    for example in ["demo.toml", "docker-compose.toml"] {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples").join(example);
+        let text = std::fs::read_to_string(&path).expect("example config");
+        let config = load(&text, &[]).unwrap_or_else(|error| panic!("examples/{example}: {error}"));
+        assert!(!config.pipelines.is_empty(), "examples/{example} has pipelines");
+    }
+}
+
+#[test]
+fn a_mysql_source_needs_a_server_id_and_a_well_formed_start() {
+    let mysql = |extra: &str| {
+        format!(
+            "[[pipelines]]\nname = \"m\"\n[pipelines.source]\ntype = \"mysql\"\nurl = \"mysql://root@h:3306\"\n\
+             tables = [\"shop.*\"]\n{extra}\n[pipelines.snapshot]\nmode = \"never\"\n[pipelines.sink]\ntype = \"null\"\n"
+        )
+    };
+    assert!(load(&mysql("server_id = 7"), &[]).is_ok());
+    assert!(load(&mysql("server_id = 7\nstart_at = \"mariadb-bin.000003:4\""), &[]).is_ok());
+    let zero = load(&mysql("server_id = 0"), &[]).expect_err("server_id 0");
+    assert!(zero.to_string().contains("source.server_id"), "{zero}");
+    let start = load(&mysql("server_id = 7\nstart_at = \"mariadb-bin.000003\""), &[]).expect_err("no offset");
+    assert!(start.to_string().contains("source.start_at"), "{start}");
+}

@@ -19,6 +19,9 @@ pub struct ServerInfo {
     pub server_uuid: Option<String>,
 }
 
+/// Binlog retention below this is reported: a pipeline stopped over a night would lose its place.
+const MIN_RETENTION_SECONDS: u64 = 86_400;
+
 /// A binlog file and an offset in it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BinlogCoordinates {
@@ -126,6 +129,20 @@ pub async fn check_prerequisites(
                 "SET GLOBAL binlog_row_value_options = ''",
             ));
         }
+    }
+    // MariaDB before 10.6 has only expire_logs_days; 0 keeps binlogs until someone purges them.
+    let retention: Option<u64> = match query_one::<u64>(conn, &variable("binlog_expire_logs_seconds")).await {
+        Ok(seconds) => seconds,
+        Err(_) => query_one::<f64>(conn, &variable("expire_logs_days")).await?.map(|days| (days * 86_400.0) as u64),
+    };
+    if let Some(seconds) = retention.filter(|seconds| (1..MIN_RETENTION_SECONDS).contains(seconds)) {
+        findings.push(Finding::warning(
+            format!(
+                "the server purges binlog files after {:.1} hours: a pipeline stopped longer than that cannot resume",
+                seconds as f64 / 3600.0
+            ),
+            "keep binlogs at least a day: SET GLOBAL binlog_expire_logs_seconds = 604800 (and in the server's configuration)",
+        ));
     }
     if server.server_id == replica_server_id {
         findings.push(Finding::error(
