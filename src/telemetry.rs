@@ -26,6 +26,11 @@ pub const CHANGES_TOTAL: &str = "wellhead_changes";
 pub const CHECKPOINTS_TOTAL: &str = "wellhead_checkpoints";
 /// `wellhead_checkpoint_lsn{pipeline}`: flush LSN of the last checkpoint (PostgreSQL).
 pub const CHECKPOINT_LSN: &str = "wellhead_checkpoint_lsn";
+/// `wellhead_checkpoint_binlog_file{pipeline}`: the binlog file of the last checkpoint's
+/// restart point, by its numeric suffix (MySQL/MariaDB).
+pub const CHECKPOINT_BINLOG_FILE: &str = "wellhead_checkpoint_binlog_file";
+/// `wellhead_checkpoint_binlog_offset{pipeline}`: the offset in that file (MySQL/MariaDB).
+pub const CHECKPOINT_BINLOG_OFFSET: &str = "wellhead_checkpoint_binlog_offset";
 /// `wellhead_reconnects_total{pipeline}`: source reconnects after transient errors.
 pub const RECONNECTS_TOTAL: &str = "wellhead_reconnects";
 /// `wellhead_schema_changes_total{pipeline, table}`: new table shapes registered.
@@ -96,6 +101,8 @@ pub struct Metrics {
     pub changes: Family<ChangeLabels, Counter>,
     pub checkpoints: Family<PipelineLabel, Counter>,
     pub checkpoint_lsn: Family<PipelineLabel, Gauge>,
+    pub checkpoint_binlog_file: Family<PipelineLabel, Gauge>,
+    pub checkpoint_binlog_offset: Family<PipelineLabel, Gauge>,
     pub reconnects: Family<PipelineLabel, Counter>,
     pub schema_changes: Family<TableLabels, Counter>,
     pub dead_letters: Family<TableLabels, Counter>,
@@ -124,6 +131,8 @@ impl Metrics {
             changes: Family::default(),
             checkpoints: Family::default(),
             checkpoint_lsn: Family::default(),
+            checkpoint_binlog_file: Family::default(),
+            checkpoint_binlog_offset: Family::default(),
             reconnects: Family::default(),
             schema_changes: Family::default(),
             dead_letters: Family::default(),
@@ -149,6 +158,8 @@ impl Metrics {
             CHANGES_TOTAL, "Changes written durably by the sink", metrics.changes;
             CHECKPOINTS_TOTAL, "Checkpoints saved", metrics.checkpoints;
             CHECKPOINT_LSN, "Flush LSN of the last saved checkpoint", metrics.checkpoint_lsn;
+            CHECKPOINT_BINLOG_FILE, "Binlog file (its numeric suffix) of the last saved checkpoint", metrics.checkpoint_binlog_file;
+            CHECKPOINT_BINLOG_OFFSET, "Offset in that binlog file of the last saved checkpoint", metrics.checkpoint_binlog_offset;
             RECONNECTS_TOTAL, "Source reconnects after transient errors", metrics.reconnects;
             SCHEMA_CHANGES_TOTAL, "Table shapes registered as new schemas", metrics.schema_changes;
             DEAD_LETTERS_TOTAL, "Rows the sink could not encode, written to its dead-letter output", metrics.dead_letters;

@@ -161,3 +161,36 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
         }
     }
 }
+
+/// `/metrics` shows where the last checkpoint is in the binlog: the restart point the
+/// checkpoint file holds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_show_the_checkpoints_binlog_position() {
+    let mut db = MariadbDatabase::create("metrics").await;
+    db.execute("CREATE TABLE t (id int PRIMARY KEY)").await;
+    let http = format!("127.0.0.1:{}", support::free_port());
+    let toml =
+        format!("[control]\nhttp = \"{http}\"\n\n{}", db.pipeline_toml(&db.patterns(&["t"]), mariadb::server_id()));
+    let mut wellhead = Wellhead::start(&db.write_config(&toml));
+    wellhead.wait_streaming().await;
+    db.execute("INSERT INTO t VALUES (1); INSERT INTO t VALUES (2);").await;
+    assert!(wait_for_lines(&db.output_path(), 2, CATCH_UP, CATCH_UP).await, "both rows arrive");
+    let checkpoint = db.dir.join("state").join(format!("{}.checkpoint.json", db.name));
+    let restart_point = || {
+        let text = std::fs::read_to_string(&checkpoint).expect("checkpoint");
+        let checkpoint: serde_json::Value = serde_json::from_str(&text).expect("checkpoint JSON");
+        checkpoint["restart_point"].clone()
+    };
+    let gauge = |name: &str| {
+        let (_, body) = support::http("GET", &http, "/metrics", None);
+        body.lines().find(|line| line.starts_with(name)).and_then(|line| line.rsplit(' ').next()?.parse::<u64>().ok())
+    };
+    support::wait_for(CATCH_UP, "the gauges at the checkpoint's restart point", || {
+        let point = restart_point();
+        gauge("wellhead_checkpoint_binlog_offset") == point["offset"].as_u64()
+            && gauge("wellhead_checkpoint_binlog_file") == point["file_sequence"].as_u64()
+    })
+    .await;
+    wellhead.stop_cleanly("metrics");
+    db.drop().await;
+}

@@ -161,7 +161,16 @@ impl<'a> Session<'a> {
                     self.handle_event(event, None).await?;
                 }
                 Wake::Idle | Wake::Deadline => self.flush_batch().await?,
-                Wake::Acked => {}
+                Wake::Acked => {
+                    if let Some(RestartPoint::BinlogFile { file_sequence, offset, .. }) = &*self.acks.borrow() {
+                        let gauge = |value: u64| i64::try_from(value).unwrap_or(i64::MAX);
+                        self.metrics
+                            .checkpoint_binlog_file
+                            .get_or_create(&self.pipeline_label)
+                            .set(gauge(*file_sequence));
+                        self.metrics.checkpoint_binlog_offset.get_or_create(&self.pipeline_label).set(gauge(*offset));
+                    }
+                }
                 Wake::Shutdown => return self.finish().await,
             }
         }
