@@ -95,10 +95,10 @@ async fn check_mysql(source: &crate::config::MysqlSourceConfig) -> Vec<Finding> 
     let mut conn = match connection::connect_sql(&params).await {
         Ok(conn) => conn,
         Err(error) => {
-            return vec![Finding::error(
-                error.to_string(),
+            let fix = crate::failure::Classify::hint(&error).unwrap_or(
                 "check source.url (host, port, user) and the password, and that the server accepts the connection",
-            )];
+            );
+            return vec![Finding::error(error.to_string(), fix)];
         }
     };
     let checked = async {

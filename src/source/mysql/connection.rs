@@ -7,11 +7,12 @@ use std::time::Duration;
 use futures_util::StreamExt as _;
 use mysql_async::binlog::events::Event;
 use mysql_async::prelude::Queryable;
-use mysql_async::{BinlogStream, BinlogStreamRequest, Conn, Opts, OptsBuilder};
+use mysql_async::{BinlogStream, BinlogStreamRequest, Conn, Opts, OptsBuilder, SslOpts};
 use wellhead_decoders::binlog::header::event_type;
 
 use super::MysqlError;
 use super::server::BinlogCoordinates;
+use super::tls::{SslMode, TlsSettings};
 use crate::config::MysqlSourceConfig;
 use crate::secret::Secret;
 
@@ -34,6 +35,7 @@ pub struct MysqlParams {
     pub server_id: u32,
     /// Silence after which the binlog connection counts as lost.
     pub receive_timeout: Option<Duration>,
+    pub tls: TlsSettings,
 }
 
 impl MysqlParams {
@@ -51,6 +53,9 @@ impl MysqlParams {
         };
         let database = url.path().trim_start_matches('/');
         let password = config.resolve_password().map_err(|error| MysqlError::Params(error.to_string()))?;
+        let tls =
+            TlsSettings::from_query(url.query_pairs().map(|(name, value)| (name.into_owned(), value.into_owned())))
+                .map_err(|reason| bad(&reason))?;
         Ok(MysqlParams {
             host: host.trim_start_matches('[').trim_end_matches(']').to_owned(),
             port: url.port().unwrap_or(DEFAULT_PORT),
@@ -61,11 +66,13 @@ impl MysqlParams {
             server_id: config.server_id,
             receive_timeout: Some(Duration::from_secs(config.receive_timeout_seconds))
                 .filter(|timeout| !timeout.is_zero()),
+            tls,
         })
     }
 
-    fn opts(&self) -> Opts {
+    fn opts(&self, ssl: Option<SslOpts>) -> Opts {
         OptsBuilder::default()
+            .ssl_opts(ssl)
             .ip_or_hostname(self.host.clone())
             .tcp_port(self.port)
             .user(Some(self.user.clone()))
@@ -85,9 +92,20 @@ fn percent_decode(text: &str) -> String {
         .unwrap_or_else(|| text.to_owned())
 }
 
-/// Opens an SQL connection.
+/// Opens an SQL connection (TLS as `params.tls` says; `preferred` falls back to plain TCP
+/// when the server offers no TLS).
 pub async fn connect_sql(params: &MysqlParams) -> Result<Conn, MysqlError> {
-    Conn::new(params.opts()).await.map_err(|error| MysqlError::connect(&params.display_url, error))
+    let ssl = params.tls.ssl_opts();
+    let tried_tls = ssl.is_some();
+    match Conn::new(params.opts(ssl)).await {
+        Ok(conn) => Ok(conn),
+        Err(mysql_async::Error::Driver(mysql_async::DriverError::NoClientSslFlagFromServer))
+            if tried_tls && params.tls.mode == SslMode::Preferred =>
+        {
+            Conn::new(params.opts(None)).await.map_err(|error| MysqlError::connect(&params.display_url, error))
+        }
+        Err(error) => Err(MysqlError::connect(&params.display_url, error)),
+    }
 }
 
 /// The binlog connection: events from `start`, as a replica with `params.server_id`.

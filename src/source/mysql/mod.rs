@@ -15,6 +15,7 @@ pub mod connection;
 pub mod schema;
 pub mod server;
 pub mod stream;
+pub mod tls;
 
 use tokio::sync::watch;
 use wellhead_decoders::binlog::BinlogError;
@@ -38,6 +39,8 @@ pub enum MysqlError {
     Params(String),
     #[error("cannot connect to {address}: {reason}")]
     Connect { address: String, reason: String, class: ErrorClass },
+    #[error("TLS to {address} failed: {reason}")]
+    Tls { address: String, reason: String },
     #[error("{statement}: {reason}")]
     Sql { statement: String, reason: String, class: ErrorClass },
     #[error("prerequisites not met:\n{0}")]
@@ -77,6 +80,19 @@ mod server_error {
     pub const UNKNOWN_DATABASE: u16 = 1049;
 }
 
+/// A TLS handshake that failed (a certificate that does not verify) or a server without TLS
+/// for a mode that needs it; the driver reports rustls' errors inside an I/O error.
+fn is_tls_failure(error: &mysql_async::Error) -> bool {
+    match error {
+        mysql_async::Error::Io(mysql_async::IoError::Tls(_))
+        | mysql_async::Error::Driver(mysql_async::DriverError::NoClientSslFlagFromServer) => true,
+        mysql_async::Error::Io(mysql_async::IoError::Io(io)) => {
+            io.get_ref().is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some())
+        }
+        _ => false,
+    }
+}
+
 fn class_of(error: &mysql_async::Error) -> ErrorClass {
     match error {
         mysql_async::Error::Server(server) => match server.code {
@@ -89,6 +105,8 @@ fn class_of(error: &mysql_async::Error) -> ErrorClass {
             _ => ErrorClass::Transient,
         },
         mysql_async::Error::Url(_) => ErrorClass::Definite,
+        // A certificate that does not verify, or a server that refuses TLS, stays so.
+        error if is_tls_failure(error) => ErrorClass::Definite,
         _ => ErrorClass::Transient,
     }
 }
@@ -99,6 +117,9 @@ impl MysqlError {
     }
 
     pub(crate) fn connect(address: &str, error: mysql_async::Error) -> MysqlError {
+        if is_tls_failure(&error) {
+            return MysqlError::Tls { address: address.to_owned(), reason: error.to_string() };
+        }
         MysqlError::Connect { address: address.to_owned(), reason: error.to_string(), class: class_of(&error) }
     }
 }
@@ -115,6 +136,7 @@ impl Classify for MysqlError {
             | MysqlError::Position(_)
             | MysqlError::WrongServer { .. }
             | MysqlError::Purged { .. }
+            | MysqlError::Tls { .. }
             | MysqlError::SinkStopped => ErrorClass::Definite,
         }
     }
@@ -127,6 +149,9 @@ impl Classify for MysqlError {
             MysqlError::Connect { class: ErrorClass::Definite, .. } => {
                 Some("check the user and password in source.url")
             }
+            MysqlError::Tls { .. } => Some(
+                "name the server certificate's authority with &ssl-ca=FILE in source.url (verify_ca, verify_identity), use ssl-mode=required to encrypt without checking the certificate, or enable TLS on the server",
+            ),
             MysqlError::Purged { .. } => Some(
                 "keep binlogs longer (binlog_expire_logs_seconds / expire_logs_days); to start over, remove the pipeline's checkpoint (the rows changed meanwhile then need a snapshot)",
             ),
