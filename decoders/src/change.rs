@@ -370,6 +370,25 @@ pub struct Interval {
 pub struct Inet {
     pub address: IpAddr,
     pub prefix_length: u8,
+    /// A `cidr` value, whose text always shows the prefix; an `inet` shows it only when it
+    /// is shorter than the address (PostgreSQL's `inet_out`).
+    #[serde(default)]
+    pub cidr: bool,
+}
+
+impl fmt::Display for Inet {
+    /// As PostgreSQL prints it: `'::1'::inet` is `::1`, `'::1'::cidr` is `::1/128`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let width = match self.address {
+            IpAddr::V4(_) => 32,
+            IpAddr::V6(_) => 128,
+        };
+        if self.cidr || self.prefix_length != width {
+            write!(f, "{}/{}", self.address, self.prefix_length)
+        } else {
+            write!(f, "{}", self.address)
+        }
+    }
 }
 
 /// A possibly multi-dimensional array with its bounds.

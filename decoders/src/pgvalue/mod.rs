@@ -87,7 +87,9 @@ fn parse_text(column_type: &ColumnType, text: &str) -> Result<Value, Problem> {
         ColumnType::Uuid => Value::Uuid(scalar::parse_uuid(text)?),
         ColumnType::Json | ColumnType::Jsonb => Value::Json(text.to_owned()),
         ColumnType::Xml => Value::Xml(text.to_owned()),
-        ColumnType::Inet | ColumnType::Cidr => Value::Inet(network::parse_inet(text)?),
+        ColumnType::Inet | ColumnType::Cidr => {
+            Value::Inet(network::parse_inet(text, matches!(column_type, ColumnType::Cidr))?)
+        }
         ColumnType::MacAddr => Value::MacAddr(network::parse_mac(text)?),
         ColumnType::MacAddr8 => Value::MacAddr8(network::parse_mac(text)?),
         ColumnType::Bit { .. } | ColumnType::VarBit => Value::Bits(scalar::parse_bits(text)?),

@@ -16,7 +16,8 @@ use crate::change::Inet;
 
 use super::error::Problem;
 
-pub(crate) fn parse_inet(text: &str) -> Result<Inet, Problem> {
+/// `cidr`: the value is of a cidr column (its text always shows the prefix).
+pub(crate) fn parse_inet(text: &str, cidr: bool) -> Result<Inet, Problem> {
     let (address, prefix) = match text.split_once('/') {
         Some((address, prefix)) => (address, Some(prefix)),
         None => (text, None),
@@ -31,7 +32,7 @@ pub(crate) fn parse_inet(text: &str) -> Result<Inet, Problem> {
             .filter(|length| *length <= width && prefix.bytes().all(|byte| byte.is_ascii_digit()))
             .ok_or_else(|| format!("expected a prefix length from 0 to {width} after '/'"))?,
     };
-    Ok(Inet { address, prefix_length })
+    Ok(Inet { address, prefix_length, cidr })
 }
 
 /// `inet_send`: family (2 = IPv4, 3 = IPv6), prefix bits, is-cidr flag,
@@ -39,7 +40,7 @@ pub(crate) fn parse_inet(text: &str) -> Result<Inet, Problem> {
 pub(crate) fn decode_inet_binary(bytes: &[u8]) -> Result<Inet, Problem> {
     const FAMILY_IPV4: u8 = 2;
     const FAMILY_IPV6: u8 = 3;
-    let [family, prefix_length, _is_cidr, length, address @ ..] = bytes else {
+    let [family, prefix_length, is_cidr, length, address @ ..] = bytes else {
         return Err("shorter than the 4-byte header".into());
     };
     if usize::from(*length) != address.len() {
@@ -57,7 +58,7 @@ pub(crate) fn decode_inet_binary(bytes: &[u8]) -> Result<Inet, Problem> {
     if *prefix_length > address_width(address) {
         return Err(format!("prefix length {prefix_length} is wider than the address").into());
     }
-    Ok(Inet { address, prefix_length: *prefix_length })
+    Ok(Inet { address, prefix_length: *prefix_length, cidr: *is_cidr != 0 })
 }
 
 fn address_width(address: IpAddr) -> u8 {
@@ -91,28 +92,46 @@ mod tests {
 
     fn inet(address: &str, prefix_length: u8) -> Result<Inet, Problem> {
         let address = address.parse().map_err(|_| Problem::from("test address"))?;
-        Ok(Inet { address, prefix_length })
+        Ok(Inet { address, prefix_length, cidr: false })
+    }
+
+    fn cidr(address: &str, prefix_length: u8) -> Result<Inet, Problem> {
+        inet(address, prefix_length).map(|inet| Inet { cidr: true, ..inet })
     }
 
     #[test]
     fn inet_and_cidr_text() {
         // SELECT '192.168.0.1/32'::inet, '192.168.0.1/24'::inet, '10.0.0.0/8'::cidr, '::1'::inet,
         //        '::ffff:1.2.3.4'::inet, 'fe80::/10'::cidr
-        assert_eq!(parse_inet("192.168.0.1"), inet("192.168.0.1", 32));
-        assert_eq!(parse_inet("192.168.0.1/24"), inet("192.168.0.1", 24));
-        assert_eq!(parse_inet("10.0.0.0/8"), inet("10.0.0.0", 8));
-        assert_eq!(parse_inet("::1"), inet("::1", 128));
-        assert_eq!(parse_inet("::ffff:1.2.3.4"), inet("::ffff:1.2.3.4", 128));
-        assert_eq!(parse_inet("fe80::/10"), inet("fe80::", 10));
-        assert_eq!(parse_inet("0.0.0.0/0"), inet("0.0.0.0", 0));
+        assert_eq!(parse_inet("192.168.0.1", false), inet("192.168.0.1", 32));
+        assert_eq!(parse_inet("192.168.0.1/24", false), inet("192.168.0.1", 24));
+        assert_eq!(parse_inet("10.0.0.0/8", true), cidr("10.0.0.0", 8));
+        assert_eq!(parse_inet("::1", false), inet("::1", 128));
+        assert_eq!(parse_inet("::ffff:1.2.3.4", false), inet("::ffff:1.2.3.4", 128));
+        assert_eq!(parse_inet("fe80::/10", true), cidr("fe80::", 10));
+        assert_eq!(parse_inet("0.0.0.0/0", false), inet("0.0.0.0", 0));
         for text in ["", "192.168.0.1/33", "::1/129", "192.168.0.1/", "192.168.0.1/+8", "300.0.0.1", "fe80::1%eth0"] {
-            assert!(parse_inet(text).is_err(), "{text:?}");
+            assert!(parse_inet(text, false).is_err(), "{text:?}");
         }
+    }
+
+    #[test]
+    fn inet_and_cidr_print_as_postgresql_does() {
+        // SELECT '::1'::inet, '::1'::cidr, '192.168.0.1/32'::inet, '192.168.0.1/24'::inet,
+        //        '10.0.0.0/8'::cidr, '::ffff:1.2.3.4'::inet
+        let text = |inet: Result<Inet, Problem>| inet.map(|inet| inet.to_string());
+        assert_eq!(text(inet("::1", 128)), Ok("::1".to_owned()));
+        assert_eq!(text(cidr("::1", 128)), Ok("::1/128".to_owned()));
+        assert_eq!(text(inet("192.168.0.1", 32)), Ok("192.168.0.1".to_owned()));
+        assert_eq!(text(inet("192.168.0.1", 24)), Ok("192.168.0.1/24".to_owned()));
+        assert_eq!(text(cidr("10.0.0.0", 8)), Ok("10.0.0.0/8".to_owned()));
+        assert_eq!(text(inet("::ffff:1.2.3.4", 128)), Ok("::ffff:1.2.3.4".to_owned()));
     }
 
     #[test]
     fn inet_binary() {
         assert_eq!(decode_inet_binary(&[2, 24, 0, 4, 192, 168, 0, 1]), inet("192.168.0.1", 24));
+        assert_eq!(decode_inet_binary(&[2, 8, 1, 4, 10, 0, 0, 0]), cidr("10.0.0.0", 8));
         let mut ipv6 = vec![3, 128, 0, 16];
         ipv6.extend([0; 15]);
         ipv6.push(1);

@@ -383,7 +383,7 @@ fn write_text(value: &Value, out: &mut Vec<u8>) -> Result<(), Problem> {
             write_string(out, text);
             return Ok(());
         }
-        Value::Inet(inet) => write!(text, "{}/{}", inet.address, inet.prefix_length),
+        Value::Inet(inet) => write!(text, "{inet}"),
         Value::MacAddr(bytes) => write_hex_groups(&mut text, bytes),
         Value::MacAddr8(bytes) => write_hex_groups(&mut text, bytes),
         other => return Err(Problem::TypeMismatch { expected: Plan::String.expected(), found: value_kind(other) }),

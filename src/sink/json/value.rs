@@ -100,7 +100,7 @@ pub fn write_value(out: &mut String, value: &Value) {
         // line breaks become spaces so that one envelope stays one line. In a valid document
         // they can only be whitespace between tokens (a string cannot hold a raw one).
         Value::Json(document) => out.extend(document.chars().map(|c| if matches!(c, '\n' | '\r') { ' ' } else { c })),
-        Value::Inet(inet) => write_string(out, &format!("{}/{}", inet.address, inet.prefix_length)),
+        Value::Inet(inet) => write_string(out, &inet.to_string()),
         Value::MacAddr(bytes) => write_string(out, &hex_groups(bytes)),
         Value::MacAddr8(bytes) => write_string(out, &hex_groups(bytes)),
         Value::Array(array) => write_array(out, array),

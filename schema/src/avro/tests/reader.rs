@@ -187,12 +187,13 @@ pub(crate) fn value(column_type: &ColumnType, avro: &Avro) -> Value {
         ColumnType::Enum { .. } => Value::Enum(string(avro)),
         ColumnType::Json | ColumnType::Jsonb => Value::Json(string(avro)),
         ColumnType::Inet | ColumnType::Cidr => {
+            // PostgreSQL's text: an inet's full-width prefix is left out.
             let text = string(avro);
-            let (address, prefix) = text.split_once('/').expect("valid test data");
-            Value::Inet(Inet {
-                address: address.parse::<IpAddr>().expect("valid test data"),
-                prefix_length: prefix.parse().expect("valid test data"),
-            })
+            let address = text.split('/').next().expect("valid test data").parse::<IpAddr>().expect("valid test data");
+            let width = if address.is_ipv4() { 32 } else { 128 };
+            let prefix_length =
+                text.split_once('/').map_or(width, |(_, prefix)| prefix.parse().expect("valid test data"));
+            Value::Inet(Inet { address, prefix_length, cidr: matches!(column_type, ColumnType::Cidr) })
         }
         ColumnType::MacAddr => Value::MacAddr(parse_hex_groups(&string(avro))),
         ColumnType::MacAddr8 => Value::MacAddr8(parse_hex_groups(&string(avro))),

@@ -117,12 +117,18 @@ fn timestamp() -> BoxedStrategy<Timestamp> {
     .boxed()
 }
 
-fn inet() -> BoxedStrategy<Inet> {
+fn inet(cidr: bool) -> BoxedStrategy<Inet> {
     prop_oneof![
-        (any::<[u8; 4]>(), 0_u8..=32)
-            .prop_map(|(octets, prefix_length)| Inet { address: IpAddr::V4(Ipv4Addr::from(octets)), prefix_length }),
-        (any::<[u8; 16]>(), 0_u8..=128)
-            .prop_map(|(octets, prefix_length)| Inet { address: IpAddr::V6(Ipv6Addr::from(octets)), prefix_length }),
+        (any::<[u8; 4]>(), 0_u8..=32).prop_map(move |(octets, prefix_length)| Inet {
+            address: IpAddr::V4(Ipv4Addr::from(octets)),
+            prefix_length,
+            cidr
+        }),
+        (any::<[u8; 16]>(), 0_u8..=128).prop_map(move |(octets, prefix_length)| Inet {
+            address: IpAddr::V6(Ipv6Addr::from(octets)),
+            prefix_length,
+            cidr
+        }),
     ]
     .boxed()
 }
@@ -163,7 +169,8 @@ pub(crate) fn value_of(column_type: &ColumnType) -> BoxedStrategy<Value> {
             .prop_map(|(months, days, micros)| Value::Interval(Interval { months, days, micros }))
             .boxed(),
         ColumnType::Uuid => any::<[u8; 16]>().prop_map(Value::Uuid).boxed(),
-        ColumnType::Inet | ColumnType::Cidr => inet().prop_map(Value::Inet).boxed(),
+        ColumnType::Inet => inet(false).prop_map(Value::Inet).boxed(),
+        ColumnType::Cidr => inet(true).prop_map(Value::Inet).boxed(),
         ColumnType::MacAddr => any::<[u8; 6]>().prop_map(Value::MacAddr).boxed(),
         ColumnType::MacAddr8 => any::<[u8; 8]>().prop_map(Value::MacAddr8).boxed(),
         ColumnType::Oid => any::<u32>().prop_map(Value::Oid).boxed(),

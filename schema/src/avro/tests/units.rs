@@ -101,10 +101,20 @@ fn uuids_and_addresses_are_canonical_text() {
     assert_eq!(uuid.to_string(), "550e8400-e29b-41d4-a716-446655440000");
     let read = key_round_trip(ColumnType::MacAddr, Value::MacAddr([8, 0, 0x2b, 1, 2, 3])).expect("valid test data");
     assert_eq!(read, Avro::String("08:00:2b:01:02:03".to_owned()));
-    let inet =
-        wellhead_decoders::change::Inet { address: "2001:db8::1".parse().expect("valid test data"), prefix_length: 64 };
+    let inet = wellhead_decoders::change::Inet {
+        address: "2001:db8::1".parse().expect("valid test data"),
+        prefix_length: 64,
+        cidr: false,
+    };
     let read = key_round_trip(ColumnType::Inet, Value::Inet(inet)).expect("valid test data");
     assert_eq!(read, Avro::String("2001:db8::1/64".to_owned()));
+    let host = wellhead_decoders::change::Inet { prefix_length: 128, ..inet };
+    let read = key_round_trip(ColumnType::Inet, Value::Inet(host)).expect("valid test data");
+    assert_eq!(
+        read,
+        Avro::String("2001:db8::1".to_owned()),
+        "an inet's full-width prefix is left out, as PostgreSQL prints it"
+    );
 }
 
 #[test]
