@@ -36,16 +36,11 @@ async fn check_passes_a_usable_server_and_names_each_problem_with_its_fix() {
     // A user that may only read: both replication privileges are missing, each with its GRANT.
     let user = format!("wh_check_{}", std::process::id());
     let password = "s3cret-never-shown";
-    db.execute(&format!(
-        "DROP USER IF EXISTS '{user}'@'%'; CREATE USER '{user}'@'%' IDENTIFIED BY '{password}';
-         GRANT SELECT ON `{}`.* TO '{user}'@'%';",
-        db.name
-    ))
-    .await;
+    let grants = format!("SELECT ON `{}`.*", db.name);
+    db.create_user(&user, password, "", &grants).await;
     let url = format!("mysql://{user}:{password}@{}", mariadb::address());
     let weak = db.write_config(&db.pipeline_toml(&patterns, mariadb::server_id()).replace(&mariadb::url(), &url));
     let finished = check(&weak);
-    db.execute(&format!("DROP USER IF EXISTS '{user}'@'%'")).await;
     assert_eq!(finished.code, Some(1), "{}", finished.stdout);
     for privilege in ["REPLICATION SLAVE", "REPLICATION CLIENT"] {
         assert!(finished.stdout.contains(&format!("the user lacks {privilege}")), "{}", finished.stdout);

@@ -21,11 +21,7 @@ async fn a_user_that_needs_tls_connects_and_streams_with_each_verifying_mode() {
     let mut db = MariadbDatabase::create("tls").await;
     db.execute("CREATE TABLE t (id int PRIMARY KEY, note text)").await;
     let user = format!("wh_tls_{}", std::process::id());
-    db.execute(&format!(
-        "DROP USER IF EXISTS '{user}'@'%'; CREATE USER '{user}'@'%' IDENTIFIED BY 'tls-pass' REQUIRE SSL;
-         GRANT SELECT, REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO '{user}'@'%';"
-    ))
-    .await;
+    db.create_user(&user, "tls-pass", "REQUIRE SSL", "SELECT, REPLICATION SLAVE, REPLICATION CLIENT ON *.*").await;
     let patterns = db.patterns(&["t"]);
     let config_for = |query: &str| {
         let url = format!("mysql://{user}:tls-pass@{}{query}", mariadb::address());
@@ -74,6 +70,5 @@ async fn a_user_that_needs_tls_connects_and_streams_with_each_verifying_mode() {
     );
     wellhead.stop_cleanly("TLS stream");
     assert_eq!(read_jsonl(&db.output_path())[0]["after"]["note"], "over TLS");
-    db.execute(&format!("DROP USER IF EXISTS '{user}'@'%'")).await;
     db.drop().await;
 }

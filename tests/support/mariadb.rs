@@ -35,11 +35,15 @@ pub async fn connect() -> Conn {
     Conn::new(opts).await.unwrap_or_else(|error| panic!("connect to MariaDB at {}: {error}", address()))
 }
 
-/// A database created for one test; dropped by [`MariadbDatabase::drop`].
+/// A database created for one test; dropped by [`MariadbDatabase::drop`], or, when the test
+/// panics first, by `Drop` (with the users the test made).
 pub struct MariadbDatabase {
     pub name: String,
     pub conn: Conn,
     pub dir: std::path::PathBuf,
+    /// Users made for the test ([`MariadbDatabase::create_user`]), dropped with the database.
+    users: Vec<String>,
+    dropped: bool,
 }
 
 impl MariadbDatabase {
@@ -51,7 +55,26 @@ impl MariadbDatabase {
         let dir = std::env::temp_dir().join("wellhead-tests").join(&name);
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("test dir");
-        MariadbDatabase { name, conn, dir }
+        MariadbDatabase { name, conn, dir, users: Vec::new(), dropped: false }
+    }
+
+    /// Creates `user` (any host) with `password`, `options` (e.g. `REQUIRE SSL`) and `grants`
+    /// (e.g. `SELECT ON *.*`); dropped with the database.
+    pub async fn create_user(&mut self, user: &str, password: &str, options: &str, grants: &str) {
+        self.users.push(user.to_owned());
+        self.execute(&format!(
+            "DROP USER IF EXISTS '{user}'@'%'; CREATE USER '{user}'@'%' IDENTIFIED BY '{password}' {options};
+             GRANT {grants} TO '{user}'@'%';"
+        ))
+        .await;
+    }
+
+    fn cleanup_statements(&self) -> String {
+        let mut statements = format!("DROP DATABASE IF EXISTS `{}`;", self.name);
+        for user in &self.users {
+            statements.push_str(&format!(" DROP USER IF EXISTS '{user}'@'%';"));
+        }
+        statements
     }
 
     pub async fn execute(&mut self, statements: &str) {
@@ -89,7 +112,28 @@ impl MariadbDatabase {
     }
 
     pub async fn drop(mut self) {
-        let _ = self.conn.query_drop(format!("DROP DATABASE IF EXISTS `{}`", self.name)).await;
+        let statements = self.cleanup_statements();
+        let _ = self.conn.query_drop(statements).await;
+        self.dropped = true;
+    }
+}
+
+impl Drop for MariadbDatabase {
+    /// A test that panicked before [`MariadbDatabase::drop`]: its database and users go all
+    /// the same (on a thread of its own, as the test's runtime may be the one unwinding).
+    fn drop(&mut self) {
+        if self.dropped {
+            return;
+        }
+        let statements = self.cleanup_statements();
+        let cleanup = std::thread::spawn(move || {
+            if let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                runtime.block_on(async {
+                    let _ = connect().await.query_drop(statements).await;
+                });
+            }
+        });
+        let _ = cleanup.join();
     }
 }
 
