@@ -95,7 +95,8 @@ impl SecretUrl {
     }
 }
 
-fn percent_decode(text: &str) -> String {
+/// `%XX` escapes of a URL part decoded (a `+` stays a `+`: it is not a form).
+pub(crate) fn percent_decode(text: &str) -> String {
     let bytes = text.as_bytes();
     let mut decoded = Vec::with_capacity(bytes.len());
     let mut index = 0;

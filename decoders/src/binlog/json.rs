@@ -201,8 +201,11 @@ fn opaque(field_type: u8, data: &[u8]) -> Result<JsonNode, String> {
             Ok(JsonNode::String(packed_temporal_text(field_type, packed)))
         }
         other => {
-            use base64_text::encode;
-            Ok(JsonNode::String(format!("base64:type{other}:{}", encode(data))))
+            use base64::Engine as _;
+            Ok(JsonNode::String(format!(
+                "base64:type{other}:{}",
+                base64::engine::general_purpose::STANDARD.encode(data)
+            )))
         }
     }
 }
@@ -430,27 +433,6 @@ pub fn apply_diffs(mut document: JsonNode, diffs: Vec<JsonDiff>) -> Result<JsonN
         }
     }
     Ok(document)
-}
-
-/// Standard base64 for opaque JSON values (the text MySQL prints for them).
-mod base64_text {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-    pub fn encode(data: &[u8]) -> String {
-        let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
-        for chunk in data.chunks(3) {
-            let bytes = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
-            let word = (u32::from(bytes[0]) << 16) | (u32::from(bytes[1]) << 8) | u32::from(bytes[2]);
-            for index in 0..4 {
-                if index <= chunk.len() {
-                    out.push(char::from(ALPHABET[(word >> (18 - 6 * index) & 63) as usize]));
-                } else {
-                    out.push('=');
-                }
-            }
-        }
-        out
-    }
 }
 
 #[cfg(test)]

@@ -116,7 +116,8 @@ pub struct BinlogDecoder {
     /// replication stream's artificial ROTATE may or may not carry one (it does when the
     /// replica announced checksum support): there a valid checksum is taken as one.
     checksums: Option<bool>,
-    tables: HashMap<u64, Arc<BinlogTable>>,
+    /// Per table id: the TABLE_MAP body it was read from, and the table.
+    tables: HashMap<u64, (Vec<u8>, Arc<BinlogTable>)>,
 }
 
 impl Default for BinlogDecoder {
@@ -137,7 +138,7 @@ impl BinlogDecoder {
 
     /// The table map in force for `table_id`.
     pub fn table(&self, table_id: u64) -> Option<&Arc<BinlogTable>> {
-        self.tables.get(&table_id)
+        self.tables.get(&table_id).map(|(_, table)| table)
     }
 
     /// Decodes one whole event (header, body and checksum, if any).
@@ -211,23 +212,24 @@ impl BinlogDecoder {
                 Err(_) => return Err(Problem::malformed(format!("an XID body of {} bytes, not 8", body.len()))),
             },
             kind::TABLE_MAP => {
+                // The server writes a transaction's table maps again before its rows: an
+                // unchanged map (the same bytes) is not parsed again and keeps its Arc, so that
+                // the caller can tell a schema change by pointer.
+                let table_id = rows::rows_table_id(body, self.post_header_length(kind::TABLE_MAP))?;
+                if let Some((known_body, known)) = self.tables.get(&table_id)
+                    && known_body.as_slice() == body
+                {
+                    return Ok(EventBody::TableMap(Arc::clone(known)));
+                }
                 let map = table_map::TableMapEvent::parse(body, self.post_header_length(kind::TABLE_MAP))?;
                 let table = Arc::new(BinlogTable::from_event(map)?);
-                // An unchanged map (the same table id and shape) keeps its Arc, so that
-                // the caller can tell a schema change by pointer.
-                let table = match self.tables.get(&table.table_id) {
-                    Some(known) if **known == *table => Arc::clone(known),
-                    _ => {
-                        self.tables.insert(table.table_id, Arc::clone(&table));
-                        table
-                    }
-                };
+                self.tables.insert(table.table_id, (body.to_vec(), Arc::clone(&table)));
                 EventBody::TableMap(table)
             }
             rows_type if rows::rows_event_layout(rows_type).is_some() => {
                 let post_header = self.post_header_length(rows_type);
                 let table_id = rows::rows_table_id(body, post_header)?;
-                let table = self.tables.get(&table_id).cloned().ok_or(Problem::UnknownTable { table_id })?;
+                let table = self.table(table_id).cloned().ok_or(Problem::UnknownTable { table_id })?;
                 let rows = rows::decode_rows(rows_type, post_header, body, &table)?;
                 EventBody::Rows { table, rows }
             }

@@ -72,7 +72,7 @@ pub fn rows_event_layout(event_type: u8) -> Option<(RowsKind, bool, bool)> {
     })
 }
 
-/// The table id a rows event body names, so that the caller can find its table map.
+/// The table id a rows or table-map event body starts with (both post-headers do).
 pub fn rows_table_id(body: &[u8], post_header_length: u8) -> Result<u64, Problem> {
     let mut cursor = ImageCursor::new(body);
     let width = if post_header_length == 6 { 4 } else { 6 };
@@ -107,9 +107,13 @@ pub fn decode_rows(
         )));
     }
     let bitmap_length = column_count.div_ceil(8);
-    let present = cursor.take(bitmap_length, "the columns bitmap").map_err(Problem::Malformed)?;
+    let present =
+        Present::new(cursor.take(bitmap_length, "the columns bitmap").map_err(Problem::Malformed)?, column_count);
     let present_after = if kind == RowsKind::Update {
-        cursor.take(bitmap_length, "the after-image columns bitmap").map_err(Problem::Malformed)?
+        Present::new(
+            cursor.take(bitmap_length, "the after-image columns bitmap").map_err(Problem::Malformed)?,
+            column_count,
+        )
     } else {
         present
     };
@@ -160,6 +164,20 @@ pub fn decode_rows(
     Ok(RowsEvent { table_id, kind, end_of_statement: flags & FLAG_STATEMENT_END != 0, rows })
 }
 
+/// The columns an image holds: the event's bitmap and how many bits it sets (the size of
+/// each row's NULL bitmap), counted once per event.
+#[derive(Debug, Clone, Copy)]
+struct Present<'a> {
+    bitmap: &'a [u8],
+    count: usize,
+}
+
+impl<'a> Present<'a> {
+    fn new(bitmap: &'a [u8], columns: usize) -> Present<'a> {
+        Present { bitmap, count: (0..columns).filter(|index| bit(bitmap, *index)).count() }
+    }
+}
+
 fn bit(bitmap: &[u8], index: usize) -> bool {
     bitmap.get(index / 8).is_some_and(|byte| byte >> (index % 8) & 1 == 1)
 }
@@ -182,11 +200,10 @@ enum JsonMode<'a> {
 fn read_image(
     cursor: &mut ImageCursor<'_>,
     table: &BinlogTable,
-    present: &[u8],
+    present: Present<'_>,
     mut json_mode: JsonMode<'_>,
 ) -> Result<Row, Problem> {
-    let present_count = (0..table.columns.len()).filter(|index| bit(present, *index)).count();
-    let nulls = cursor.take(present_count.div_ceil(8), "the NULL bitmap").map_err(Problem::Malformed)?;
+    let nulls = cursor.take(present.count.div_ceil(8), "the NULL bitmap").map_err(Problem::Malformed)?;
     let mut row = Vec::with_capacity(table.columns.len());
     let mut image_index = 0;
     let mut json_index = 0;
@@ -195,7 +212,7 @@ fn read_image(
         if let ColumnCodec::Json { .. } = column.codec {
             json_index += 1;
         }
-        if !bit(present, index) {
+        if !bit(present.bitmap, index) {
             row.push(ColumnValue::UnchangedToast);
             continue;
         }
@@ -248,8 +265,8 @@ fn read_image(
 fn read_partial_update(
     cursor: &mut ImageCursor<'_>,
     table: &BinlogTable,
-    present: &[u8],
-    present_after: &[u8],
+    present: Present<'_>,
+    present_after: Present<'_>,
 ) -> Result<RowChange, Problem> {
     let mut documents = JsonDocuments::new();
     let before = read_image(cursor, table, present, JsonMode::Keep(&mut documents))?;

@@ -14,7 +14,7 @@ use super::MysqlError;
 use super::server::BinlogCoordinates;
 use super::tls::{SslMode, TlsSettings};
 use crate::config::MysqlSourceConfig;
-use crate::secret::Secret;
+use crate::secret::{Secret, percent_decode};
 
 /// Default MySQL port.
 pub const DEFAULT_PORT: u16 = 3306;
@@ -83,13 +83,6 @@ impl MysqlParams {
             .tcp_nodelay(true)
             .into()
     }
-}
-
-fn percent_decode(text: &str) -> String {
-    url::form_urlencoded::parse(format!("x={text}").as_bytes())
-        .next()
-        .map(|(_, value)| value.into_owned())
-        .unwrap_or_else(|| text.to_owned())
 }
 
 /// Opens an SQL connection (TLS as `params.tls` says; `preferred` falls back to plain TCP
