@@ -17,6 +17,8 @@
 
 mod support;
 
+#[path = "value_matrix/literal.rs"]
+mod literal;
 #[path = "value_matrix/rows.rs"]
 mod rows;
 #[path = "value_matrix/typed.rs"]

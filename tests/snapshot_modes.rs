@@ -84,7 +84,9 @@ async fn initial_only_copies_every_row_then_stops_and_drops_its_slot() {
     assert!(first.stderr.contains("dropped the slot"), "{}", first.stderr);
     let output = db.read_output();
     assert_eq!(output.len(), 3_010);
-    assert!(output.iter().all(|envelope| envelope["op"] == "r" && envelope["source"]["snapshot"] == true));
+    let (last, rows) = output.split_last().expect("rows");
+    assert!(rows.iter().all(|envelope| envelope["op"] == "r" && envelope["source"]["snapshot"] == "true"));
+    assert_eq!((&last["op"], &last["source"]["snapshot"]), (&"r".into(), &"last".into()), "Debezium's mark");
     assert_eq!(fold(&output), source_rows(&db, &["a", "b"]).await);
     assert!(!slot_exists(&db).await, "no slot is left to pin WAL");
 
@@ -129,8 +131,9 @@ async fn when_needed_copies_every_table_again_when_the_slot_is_gone() {
     let output = db.read_output();
     assert_eq!(output.len(), expected, "the first run's 110, a truncate, a new copy of 110 rows, one update");
     assert_eq!(output[110]["op"], "t", "the new copy supersedes the earlier rows (id 6 was deleted in the gap)");
-    assert_eq!(output[110]["source"]["snapshot"], true);
+    assert_eq!(output[110]["source"]["snapshot"], "true");
     assert!(output[111..221].iter().all(|envelope| envelope["op"] == "r"), "the new copy follows");
+    assert_eq!(output[220]["source"]["snapshot"], "last", "the new copy's last row is marked as Debezium marks it");
     assert_eq!(output[221]["op"], "u");
     assert_eq!(fold(&output), source_rows(&db, &["t"]).await, "the new copy fills the gap");
     db.drop().await;

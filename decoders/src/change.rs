@@ -480,8 +480,36 @@ pub struct ChangeEvent {
     /// Commit time of the source transaction, microseconds since the Unix epoch.
     pub commit_time_micros: i64,
     pub transaction: Option<TransactionInfo>,
-    /// Taken by a snapshot rather than read from the log.
-    pub snapshot: bool,
+    /// Whether a snapshot took it rather than the log, and if it is the snapshot's last row.
+    pub snapshot: SnapshotFlag,
+}
+
+/// Debezium's `source.snapshot`: whether an event was taken by a snapshot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum SnapshotFlag {
+    /// Read from the log.
+    #[default]
+    False,
+    /// A row of a snapshot.
+    True,
+    /// The last row of a snapshot.
+    Last,
+}
+
+impl SnapshotFlag {
+    /// The value of Debezium's `io.debezium.data.Enum` field `source.snapshot`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SnapshotFlag::False => "false",
+            SnapshotFlag::True => "true",
+            SnapshotFlag::Last => "last",
+        }
+    }
+
+    /// Taken by a snapshot (either kind of row).
+    pub fn is_snapshot(self) -> bool {
+        self != SnapshotFlag::False
+    }
 }
 
 #[cfg(test)]

@@ -170,6 +170,10 @@ pub struct BinlogPosition {
     pub file: String,
     /// The transaction's GTID, when the server assigns them.
     pub gtid: Option<String>,
+    /// The `server_id` of the server where the change was first written (the event header's;
+    /// 0 in checkpoints written before it was kept). Not part of the order.
+    #[serde(default)]
+    pub server_id: u32,
 }
 
 impl BinlogPosition {
@@ -428,6 +432,7 @@ mod tests {
             row_index: 0,
             file: "mysql-bin.000003".into(),
             gtid: None,
+            server_id: 1,
         });
         assert!(change(1, 1, 1).compare(&binlog).is_err());
         let postgres = RestartPoint::Postgres { flush_lsn: Lsn(5) };
@@ -478,6 +483,7 @@ mod tests {
             row_index: 0,
             file: "b.000001".into(),
             gtid: None,
+            server_id: 1,
         });
         assert!(snapshot_row(None, 1).compare(&binlog).is_err());
         assert!(binlog.compare(&snapshot_row(None, 1)).is_err());

@@ -64,7 +64,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     total_order: (index % 10) as u64 + 1,
                     data_collection_order: (index % 10) as u64 + 1,
                 }),
-                snapshot: false,
+                snapshot: wellhead_decoders::change::SnapshotFlag::False,
             }
         })
         .collect();

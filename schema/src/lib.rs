@@ -3,6 +3,7 @@
 //! ```text
 //!  TableSchema ──avro::schema──► key / envelope Avro schemas ──registry──► schema ids
 //!  ChangeEvent ──avro::encode──► Avro binary ──wire──► Confluent framing (magic 0, id, datum)
+//!  Value ──json──► JSON text (the JSON sinks; special values in Avro envelopes)
 //!  new schema vs registered ──compatibility──► compatible, or which rule broke
 //! ```
 //!
@@ -12,6 +13,7 @@
 pub mod avro;
 pub mod compatibility;
 pub mod container;
+pub mod json;
 pub mod naming;
 pub mod registry;
 pub mod wire;

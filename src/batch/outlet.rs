@@ -156,7 +156,7 @@ impl Outlet {
 mod tests {
     use std::sync::Arc;
 
-    use wellhead_decoders::change::{Lsn, Operation, PgPosition, TableName, TableSchema};
+    use wellhead_decoders::change::{Lsn, Operation, PgPosition, SnapshotFlag, TableName, TableSchema};
 
     use std::time::Duration;
 
@@ -177,7 +177,7 @@ mod tests {
             position: Position::Postgres(PgPosition { commit_lsn: Lsn(commit), change_ordinal: ordinal, lsn: Lsn(7) }),
             commit_time_micros: 0,
             transaction: None,
-            snapshot: false,
+            snapshot: SnapshotFlag::False,
         }
     }
 

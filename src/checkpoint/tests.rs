@@ -15,6 +15,7 @@ fn change(offset: u64, row: u32) -> Position {
         row_index: row,
         file: "b.000001".into(),
         gtid: None,
+        server_id: 1,
     })
 }
 

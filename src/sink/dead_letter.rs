@@ -112,7 +112,8 @@ fn value_problem(error: &SinkError) -> Option<&EncodeError> {
             | Problem::ScaleTooLarge { .. }
             | Problem::PrecisionExceeded { .. }
             | Problem::MalformedDecimal
-            | Problem::OutOfRange { .. } => Some(source.as_ref()),
+            | Problem::OutOfRange { .. }
+            | Problem::Special { .. } => Some(source.as_ref()),
         },
         EncodeError::RowLength { .. }
         | EncodeError::NoKey { .. }

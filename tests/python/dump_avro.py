@@ -71,7 +71,7 @@ def main(directory):
                         "before": json_safe(record["before"]),
                         "after": json_safe(record["after"]),
                         "table": f"{source['schema']}.{source['table']}",
-                        "txid": source.get("txid"),
+                        "txid": source.get("txId"),
                         "lsn": source.get("lsn"),
                         "commit_lsn": source.get("commit_lsn"),
                         "transaction": json_safe(record.get("transaction")),

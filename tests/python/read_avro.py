@@ -22,6 +22,9 @@ check types, not just text:
         fields in schema order; wellhead.VariableScaleDecimal records also get
         "decimal": the exact decimal text of {scale, value}
     {"pytype": "list", "items": [described, ...]}
+    {"pytype": "special", "value": text}
+        a column that is null in the row and whose value the envelope's
+        special_values.after map holds (the value its plain type cannot carry)
 
 Topics named with --raw-topic hold values a Python datetime/date/time cannot
 hold (years outside 1..9999, 24:00:00): fastavro raises on them and then
@@ -246,13 +249,16 @@ def after_columns(envelope, context):
     named, value_schema, namespace = context
     row_schema, row_namespace = resolve(union_branch(after, value_schema, namespace, named), namespace, named)
     inner = full_name(row_schema["name"], row_schema.get("namespace", row_namespace)).rpartition(".")[0]
+    special = envelope["special_values"]["after"]
     for field in row_schema["fields"]:
-        yield {
-            "op": envelope["op"],
-            "row": after["id"],
-            "column": field["name"],
-            "value": describe(after[field["name"]], field["type"], inner, named),
-        }
+        name = field["name"]
+        if name in special:
+            if after[name] is not None:
+                raise AssertionError(f"{name} has both a value and a special value")
+            value = {"pytype": "special", "value": special[name]}
+        else:
+            value = describe(after[name], field["type"], inner, named)
+        yield {"op": envelope["op"], "row": after["id"], "column": name, "value": value}
 
 
 def main():

@@ -3,35 +3,38 @@
 //!
 //! ```text
 //!   read_avro.py line ──value──► literal(Kind::of(sql_type), described)
-//!                                   ├─ wrong Python type / record / symbol ──► Err(why)
+//!                                   ├─ wrong Python type / record ──► Err(why)
 //!                                   └─ Ok(Some('…')) ──► rows::matches_stored   Ok(None) = SQL NULL
 //! ```
 //!
 //! A described value is `{"pytype", "value" | "fields" | "items", …}` as
 //! `tests/python/read_avro.py` documents. The expected types follow the table
 //! of `schema/src/avro/mod.rs`: numeric → `Decimal` (unconstrained numeric via
-//! the `wellhead.VariableScaleDecimal` record), and only for NaN/±Infinity the
-//! `wellhead.NumericSpecial` symbol; date/timestamp(tz) → `date`/naive/aware
-//! `datetime` or a `wellhead.Infinity` symbol; interval, timetz, arrays,
-//! composites and ranges → `dict` records. A temporal value fastavro cannot
-//! hold arrives raw (`"stripped"`, see the script) and is converted here from
-//! days or microseconds since 1970-01-01 (proleptic Gregorian, year 0 = 1 BC).
+//! the `wellhead.VariableScaleDecimal` record); date/timestamp(tz) →
+//! `date`/naive/aware `datetime`; interval and timetz → `str` (ISO 8601);
+//! arrays → `list`; composites and ranges → `dict` records. A value the plain
+//! type cannot carry (NaN, ±infinity, a multi-dimensional array or one with
+//! other lower bounds, or any container holding one) must be null in the row
+//! and present in the envelope's `special_values` (`"pytype": "special"`, see
+//! the script), its text being the JSON sink's rendering, turned into a
+//! literal as `literal.rs` does for the JSON-lines matrix. A temporal value
+//! fastavro cannot hold arrives raw (`"stripped"`, see the script) and is
+//! converted here from days or microseconds since 1970-01-01 (proleptic
+//! Gregorian, year 0 = 1 BC).
 
 // Shared by the files and Kafka value-matrix tests; each uses a part.
 #![allow(dead_code)]
 
 use serde_json::Value;
 
+use crate::literal::{Json, literal as json_literal};
+
 /// `(row id, column, the exception fastavro raises for each value of the cell it
 /// cannot hold, in order)`: the cells that go to `matrix_beyond`.
 pub const BEYOND_PYTHON: &[(usize, &str, &[&str])] = &[
-    // 24:00:00, in a time and in a timetz.
+    // 24:00:00 in a time (a timetz is text, and the arrays and ranges of row 3 hold
+    // infinities, which go to special_values as text).
     (3, "c_time", &["ValueError: hour must be in 0..23"]),
-    (3, "c_timetz", &["ValueError: hour must be in 0..23"]),
-    // '4713-01-01 00:00:00+00 BC' among infinity, a 2024 instant and NULL.
-    (3, "c_timestamptz_array", &["OverflowError: date value out of range"]),
-    // '[4713-01-01 BC,infinity)'.
-    (3, "c_daterange", &["ValueError: ordinal must be >= 1"]),
     // 4714-11-24 BC, PostgreSQL's first day.
     (4, "c_date", &["ValueError: ordinal must be >= 1"]),
     (4, "c_timestamp", &["OverflowError: date value out of range"]),
@@ -122,8 +125,9 @@ pub fn literal(kind: &Kind, described: &Value) -> Result<Option<String>, String>
     let wrong = || Err(format!("{kind:?} must not be read as {}", described));
     let value = || field_str(described, "value").map(str::to_owned);
     let text = match (kind, pytype) {
-        (_, "str") if described.get("enum").is_some() => symbol(kind, described)?,
+        (_, "special") => special(kind, &value()?)?,
         (Kind::Int, "int") | (Kind::FixedDecimal | Kind::Money, "Decimal") | (Kind::Text, "str") => value()?,
+        (Kind::TimeTz | Kind::Interval, "str") => value()?,
         (Kind::Uuid, "UUID") | (Kind::Date, "date") | (Kind::Time, "time") => value()?,
         (Kind::Float, "float") => value()?,
         (Kind::Bool, "bool") => described["value"].as_bool().ok_or("bool without value")?.to_string(),
@@ -140,23 +144,12 @@ pub fn literal(kind: &Kind, described: &Value) -> Result<Option<String>, String>
             record(described, |name| name == "wellhead.VariableScaleDecimal")?;
             field_str(described, "decimal")?.to_owned()
         }
-        (Kind::TimeTz, "dict") => {
-            let fields = record(described, |name| name == "wellhead.TimeTz")?;
-            let [(_, micros), (_, offset)] = named(&fields, ["micros", "utc_offset_seconds"])?;
-            let time = literal(&Kind::Time, micros)?.ok_or("timetz without micros")?;
-            let offset: i64 = int(offset)?;
-            let (sign, offset) = (if offset < 0 { '-' } else { '+' }, offset.abs());
-            format!("{time}{sign}{:02}:{:02}:{:02}", offset / 3600, offset / 60 % 60, offset % 60)
-        }
-        (Kind::Interval, "dict") => {
-            let fields = record(described, |name| name == "wellhead.Interval")?;
-            let [(_, months), (_, days), (_, micros)] = named(&fields, ["months", "days", "micros"])?;
-            interval(int(months)?, int(days)?, int(micros)?)
-        }
-        (Kind::Array(element), "dict") => {
-            let fields = record(described, |name| name.ends_with("_Array"))?;
-            let [(_, dimensions), (_, elements)] = named(&fields, ["dimensions", "elements"])?;
-            array(element, dimensions, elements)?
+        (Kind::Array(element), "list") => {
+            let elements: Vec<String> = items(described)?
+                .iter()
+                .map(|item| Ok(quoted(literal(element, item)?, "NULL")))
+                .collect::<Result<_, String>>()?;
+            format!("{{{}}}", elements.join(","))
         }
         (Kind::Composite(kinds), "dict") => {
             let fields = record(described, |name| name.starts_with("wellhead.composite."))?;
@@ -234,17 +227,28 @@ pub fn fastavro_errors(described: &Value) -> Vec<String> {
     errors
 }
 
-/// An enum symbol: `wellhead.NumericSpecial` for numerics, `wellhead.Infinity` for dates and timestamps.
-fn symbol(kind: &Kind, described: &Value) -> Result<String, String> {
-    let text = match (kind, field_str(described, "enum")?, field_str(described, "value")?) {
-        (Kind::FixedDecimal | Kind::VariableDecimal, "wellhead.NumericSpecial", "NaN") => "NaN",
-        (Kind::FixedDecimal | Kind::VariableDecimal, "wellhead.NumericSpecial", "Infinity") => "Infinity",
-        (Kind::FixedDecimal | Kind::VariableDecimal, "wellhead.NumericSpecial", "NegativeInfinity") => "-Infinity",
-        (Kind::Date | Kind::Timestamp | Kind::TimestampTz, "wellhead.Infinity", "Infinity") => "infinity",
-        (Kind::Date | Kind::Timestamp | Kind::TimestampTz, "wellhead.Infinity", "NegativeInfinity") => "-infinity",
-        _ => return Err(format!("{kind:?} must not be read as the symbol {described}")),
+/// The literal of a value from `special_values`: only values the plain type cannot carry
+/// may be there, each as the JSON sink renders it (a JSON string as its text).
+fn special(kind: &Kind, text: &str) -> Result<String, String> {
+    let container = matches!(kind, Kind::Array(_) | Kind::Composite(_) | Kind::Range(_));
+    let scalar_special = match kind {
+        Kind::FixedDecimal | Kind::VariableDecimal => ["NaN", "Infinity", "-Infinity"].contains(&text),
+        Kind::Date | Kind::Timestamp | Kind::TimestampTz => ["infinity", "-infinity"].contains(&text),
+        _ => false,
     };
-    Ok(text.to_owned())
+    if scalar_special {
+        return Ok(text.to_owned());
+    }
+    if !container {
+        return Err(format!("{kind:?} has {text:?} in special_values, which its plain type carries"));
+    }
+    // A container belongs there only when it holds what a plain array/record cannot.
+    let needs_special = ["\"lower_bounds\"", "[[", "\"NaN\"", "Infinity\"", "infinity\""];
+    if !needs_special.iter().any(|marker| text.contains(marker)) {
+        return Err(format!("{kind:?} has {text:?} in special_values, which its plain type carries"));
+    }
+    let json = Json::parse(text).map_err(|why| format!("special value {text:?} is not JSON: {why}"))?;
+    json_literal(&json).ok_or_else(|| format!("special value {text:?} is null"))
 }
 
 /// A value fastavro could not hold as a Python temporal, read as its raw Avro int/long.
@@ -287,61 +291,6 @@ fn civil_date(days: i64) -> String {
 fn time_of_day(micros: i64) -> String {
     let seconds = micros / 1_000_000;
     format!("{:02}:{:02}:{:02}.{:06}", seconds / 3600, seconds / 60 % 60, seconds % 60, micros % 1_000_000)
-}
-
-/// An interval as PostgreSQL's own `postgres` style prints it; all fields at their
-/// maximum (minimum) is infinity (-infinity), as the representation documents.
-fn interval(months: i64, days: i64, micros: i64) -> String {
-    let max = (i64::from(i32::MAX), i64::from(i32::MAX), i64::MAX);
-    let min = (i64::from(i32::MIN), i64::from(i32::MIN), i64::MIN);
-    if (months, days, micros) == max {
-        return "infinity".to_owned();
-    }
-    if (months, days, micros) == min {
-        return "-infinity".to_owned();
-    }
-    let sign = if micros < 0 { "-" } else { "" };
-    let magnitude = micros.unsigned_abs();
-    let seconds = magnitude / 1_000_000;
-    format!(
-        "{} years {} mons {days} days {sign}{}:{:02}:{:02}.{:06}",
-        months / 12,
-        months % 12,
-        seconds / 3600,
-        seconds / 60 % 60,
-        seconds % 60,
-        magnitude % 1_000_000
-    )
-}
-
-/// `[lower:upper]…={…}` from the `dimensions` and row-major `elements` of an array record.
-fn array(element: &Kind, dimensions: &Value, elements: &Value) -> Result<String, String> {
-    let dimensions: Vec<(i64, usize)> = items(dimensions)?
-        .iter()
-        .map(|dimension| {
-            let fields = record(dimension, |name| name == "wellhead.ArrayDimension")?;
-            let [(_, lower_bound), (_, length)] = named(&fields, ["lower_bound", "length"])?;
-            Ok((int(lower_bound)?, usize::try_from(int(length)?).map_err(|e| e.to_string())?))
-        })
-        .collect::<Result<_, String>>()?;
-    let elements: Vec<String> = items(elements)?
-        .iter()
-        .map(|item| Ok(quoted(literal(element, item)?, "NULL")))
-        .collect::<Result<_, String>>()?;
-    if dimensions.is_empty() {
-        return if elements.is_empty() { Ok("{}".to_owned()) } else { Err("elements without dimensions".to_owned()) };
-    }
-    let count: usize = dimensions.iter().map(|(_, length)| length).product();
-    if count != elements.len() {
-        return Err(format!("dimensions {dimensions:?} do not hold {} elements", elements.len()));
-    }
-    let bounds: String =
-        dimensions.iter().map(|(lower, length)| format!("[{lower}:{}]", lower + *length as i64 - 1)).collect();
-    let mut level = elements;
-    for (_, length) in dimensions.iter().skip(1).rev() {
-        level = level.chunks(*length).map(|chunk| format!("{{{}}}", chunk.join(","))).collect();
-    }
-    Ok(format!("{bounds}={{{}}}", level.join(",")))
 }
 
 /// Double-quoted with backslash escapes (valid in array, row and range literals); `null` for SQL NULL.

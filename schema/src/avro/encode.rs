@@ -3,22 +3,24 @@
 //! ```text
 //!  TableSchema ──EnvelopeEncoder::new──► one Plan per column (once per schema version)
 //!  ChangeEvent ──encode_envelope──► before | after | source | op | ts_ms | transaction | unchanged_columns
+//!                                  | special_values (the values a column's plain type cannot carry)
 //!  Row         ──encode_key──────► the key columns
 //! ```
 //!
 //! The datums follow [`super::key_schema`] and [`super::envelope_schema`] of the
 //! same table and source kind; an encoder must only be given rows of the table
 //! schema it was built from (the caller keeps one encoder per schema version).
-//! Encoding allocates nothing per event (decimals beyond 38 digits aside) and
-//! never goes through JSON or `apache_avro::types::Value`. On error, `out` is
-//! left as it was.
+//! Encoding allocates nothing per event (decimals beyond 38 digits, timetz and
+//! interval text, and special values aside) and never goes through
+//! `apache_avro::types::Value`. On error, `out` is left as it was.
 
 use wellhead_decoders::change::{ChangeEvent, ColumnValue, Position, Row, TableName, TableSchema};
 
-use super::binary::{begin_array, end_array, write_bool, write_long, write_string};
+use super::binary::{begin_array, end_array, write_long, write_string};
 use super::envelope::{SourceKind, column_field_names};
 use super::error::{EncodeError, Problem};
 use super::plan::Plan;
+use crate::json::value_text;
 
 /// The `source.version` of every envelope.
 const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -51,7 +53,7 @@ pub struct EnvelopeEncoder {
     has_key: bool,
     /// `source.version` and `source.connector`, pre-encoded.
     source_head: Vec<u8>,
-    /// `source.schema` (PostgreSQL) and `source.table`, pre-encoded.
+    /// `source.schema` and `source.table` of a PostgreSQL table, pre-encoded.
     source_table: Vec<u8>,
 }
 
@@ -75,8 +77,8 @@ impl EnvelopeEncoder {
         let mut source_table = Vec::new();
         if source == SourceKind::Postgres {
             write_string(&mut source_table, &table.table.namespace);
+            write_string(&mut source_table, &table.table.name);
         }
-        write_string(&mut source_table, &table.table.name);
         EnvelopeEncoder {
             table: table.table.clone(),
             source,
@@ -103,7 +105,7 @@ impl EnvelopeEncoder {
                 .iter()
                 .zip(row)
                 .filter(|(column, _)| column.is_key)
-                .try_for_each(|(column, value)| self.write_column(column, value, out))
+                .try_for_each(|(column, value)| self.write_column(column, value, out).map(|_| ()))
         })
     }
 
@@ -125,8 +127,8 @@ impl EnvelopeEncoder {
         now_ms: i64,
         out: &mut Vec<u8>,
     ) -> Result<(), EncodeError> {
-        self.write_optional_row(event.before.as_ref(), out)?;
-        self.write_optional_row(event.after.as_ref(), out)?;
+        let special_before = self.write_optional_row(event.before.as_ref(), out)?;
+        let special_after = self.write_optional_row(event.after.as_ref(), out)?;
         self.write_source(event, source, out)?;
         write_string(out, event.operation.code());
         write_long(out, now_ms);
@@ -153,37 +155,62 @@ impl EnvelopeEncoder {
             }
         }
         end_array(out);
+        self.write_special_values(event.before.as_ref(), &special_before, out);
+        self.write_special_values(event.after.as_ref(), &special_after, out);
         Ok(())
+    }
+
+    /// One image's `special_values` map: field name → the text of each value in `columns`.
+    fn write_special_values(&self, row: Option<&Row>, columns: &[usize], out: &mut Vec<u8>) {
+        begin_array(out, columns.len());
+        for &index in columns {
+            if let (Some(column), Some(ColumnValue::Value(value))) =
+                (self.columns.get(index), row.and_then(|row| row.get(index)))
+            {
+                write_string(out, &column.field_name);
+                write_string(out, &value_text(value));
+            }
+        }
+        end_array(out);
     }
 
     fn write_source(&self, event: &ChangeEvent, source: &SourceFields, out: &mut Vec<u8>) -> Result<(), EncodeError> {
         out.extend_from_slice(&self.source_head);
         write_string(out, &source.name);
-        write_long(out, event.commit_time_micros.div_euclid(1000));
-        write_bool(out, event.snapshot);
+        let commit_micros = event.commit_time_micros;
+        write_long(out, commit_micros.div_euclid(1000));
+        write_string(out, event.snapshot.as_str());
         // A MySQL server's tables live in many databases: `db` is the table's, as Debezium's.
         write_string(out, if self.source == SourceKind::Mysql { &event.schema.table.namespace } else { &source.db });
-        out.extend_from_slice(&self.source_table);
+        let (lsn, commit_lsn) = match event.position.log_position() {
+            Position::Postgres(position) => (position.lsn.0, position.commit_lsn.0),
+            Position::PostgresRecord(position) => (position.lsn.0, position.commit_lsn.0),
+            Position::Binlog(_) | Position::Snapshot(_) => (0, 0),
+        };
+        match self.source {
+            SourceKind::Postgres => write_optional_string(out, Some(&format!("[\"{commit_lsn}\",\"{lsn}\"]"))),
+            SourceKind::Mysql => write_optional_string(out, None),
+        }
+        write_optional_long(out, Some(commit_micros));
+        write_optional_long(out, commit_micros.checked_mul(1000));
         match (self.source, event.position.log_position()) {
-            (SourceKind::Postgres, Position::Postgres(position)) => {
+            (SourceKind::Postgres, Position::Postgres(_) | Position::PostgresRecord(_)) => {
+                out.extend_from_slice(&self.source_table);
                 let txid = event.transaction.as_ref().and_then(|transaction| transaction.id.parse::<i64>().ok());
                 write_optional_long(out, txid);
-                write_optional_long(out, Some(self.to_long(position.lsn.0, "LSN")?));
-                write_optional_long(out, Some(self.to_long(position.commit_lsn.0, "commit LSN")?));
-            }
-            (SourceKind::Postgres, Position::PostgresRecord(position)) => {
-                let txid = event.transaction.as_ref().and_then(|transaction| transaction.id.parse::<i64>().ok());
-                write_optional_long(out, txid);
-                write_optional_long(out, Some(self.to_long(position.lsn.0, "LSN")?));
-                write_optional_long(out, Some(self.to_long(position.commit_lsn.0, "commit LSN")?));
+                write_optional_long(out, Some(self.to_long(lsn, "LSN")?));
+                write_optional_long(out, None);
+                write_optional_long(out, Some(self.to_long(commit_lsn, "commit LSN")?));
             }
             (SourceKind::Mysql, Position::Binlog(position)) => {
-                // server_id comes with the MySQL source; gtid, file, pos, row name the change.
-                write_optional_long(out, None);
+                write_optional_string(out, Some(&event.schema.table.name));
+                write_long(out, i64::from(position.server_id));
                 write_optional_string(out, position.gtid.as_deref());
-                write_optional_string(out, Some(&position.file));
-                write_optional_long(out, Some(self.to_long(position.event_offset, "binlog offset")?));
-                write_optional_int(out, Some(i32::try_from(position.row_index).unwrap_or(i32::MAX)));
+                write_string(out, &position.file);
+                write_long(out, self.to_long(position.event_offset, "binlog offset")?);
+                write_long(out, i64::from(i32::try_from(position.row_index).unwrap_or(i32::MAX)));
+                write_optional_long(out, None);
+                write_optional_string(out, None);
             }
             (SourceKind::Mysql, Position::Postgres(_) | Position::PostgresRecord(_)) => {
                 return Err(EncodeError::PositionMismatch {
@@ -210,21 +237,35 @@ impl EnvelopeEncoder {
         Ok(())
     }
 
-    fn write_optional_row(&self, row: Option<&Row>, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+    /// Writes `["null", <ns>.Value]`; returns the indexes of the columns written as null
+    /// because their type cannot carry their value (see [`Self::write_special_values`]).
+    fn write_optional_row(&self, row: Option<&Row>, out: &mut Vec<u8>) -> Result<Vec<usize>, EncodeError> {
+        let mut special = Vec::new();
         let Some(row) = row else {
             write_long(out, 0);
-            return Ok(());
+            return Ok(special);
         };
         self.check_length(row)?;
         write_long(out, 1);
-        self.columns.iter().zip(row).try_for_each(|(column, value)| self.write_column(column, value, out))
+        for (index, (column, value)) in self.columns.iter().zip(row).enumerate() {
+            if self.write_column(column, value, out)? == Written::Special {
+                special.push(index);
+            }
+        }
+        Ok(special)
     }
 
     #[inline]
-    fn write_column(&self, column: &ColumnPlan, value: &ColumnValue, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+    fn write_column(
+        &self,
+        column: &ColumnPlan,
+        value: &ColumnValue,
+        out: &mut Vec<u8>,
+    ) -> Result<Written, EncodeError> {
+        let start = out.len();
         let result = match (value, column.is_key) {
-            (ColumnValue::Value(value), true) => column.plan.write(value, None, out),
-            (ColumnValue::Value(value), false) => column.plan.write(value, Some(1), out),
+            (ColumnValue::Value(value), true) => column.plan.write(value, false, out),
+            (ColumnValue::Value(value), false) => column.plan.write(value, true, out),
             (ColumnValue::Null | ColumnValue::UnchangedToast, false) => {
                 write_long(out, 0);
                 Ok(())
@@ -232,11 +273,17 @@ impl EnvelopeEncoder {
             (ColumnValue::Null, true) => Err(Problem::NullKey),
             (ColumnValue::UnchangedToast, true) => Err(Problem::UnchangedKey),
         };
-        result.map_err(|problem| EncodeError::Column {
-            table: self.table.clone(),
-            column: column.name.clone(),
-            problem,
-        })
+        match result {
+            Ok(()) => Ok(Written::Value),
+            Err(Problem::Special { .. }) if !column.is_key => {
+                out.truncate(start);
+                write_long(out, 0);
+                Ok(Written::Special)
+            }
+            Err(problem) => {
+                Err(EncodeError::Column { table: self.table.clone(), column: column.name.clone(), problem })
+            }
+        }
     }
 
     fn check_length(&self, row: &Row) -> Result<(), EncodeError> {
@@ -251,6 +298,14 @@ impl EnvelopeEncoder {
     }
 }
 
+/// How a column was written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Written {
+    Value,
+    /// As null, its value being one for `special_values`.
+    Special,
+}
+
 fn write_optional_long(out: &mut Vec<u8>, value: Option<i64>) {
     match value {
         None => write_long(out, 0),
@@ -259,11 +314,6 @@ fn write_optional_long(out: &mut Vec<u8>, value: Option<i64>) {
             write_long(out, value);
         }
     }
-}
-
-/// An Avro `int` is written as a zig-zag varint, like a long.
-fn write_optional_int(out: &mut Vec<u8>, value: Option<i32>) {
-    write_optional_long(out, value.map(i64::from));
 }
 
 fn write_optional_string(out: &mut Vec<u8>, value: Option<&str>) {

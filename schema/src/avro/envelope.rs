@@ -7,7 +7,9 @@
 //!                   source: wellhead.source.Postgres | wellhead.source.Mysql,
 //!                   op: string, ts_ms: long,
 //!                   transaction: ["null", wellhead.Transaction] = null,
-//!                   unchanged_columns: array<string> = [] }
+//!                   unchanged_columns: array<string> = [],
+//!                   special_values: wellhead.SpecialValues {before: map<string>, after: map<string>}
+//!                                   = {before: {}, after: {}} }
 //!  <ns>.Value     the row: key columns T, every other column ["null", T] = null
 //! ```
 //!
@@ -17,15 +19,30 @@
 //! unchanged TOAST value the database did not send is null in `after` and
 //! named (by its Avro field name) in `unchanged_columns`.
 //!
-//! `source` fields, PostgreSQL: `version, connector ("postgresql"), name (pipeline),
-//! ts_ms (commit time), snapshot, db, schema, table, txid, lsn, commit_lsn`.
-//! MySQL: `version, connector ("mysql"), name, ts_ms, snapshot, db, table,
-//! server_id, gtid, file, pos, row`.
+//! A value the column's plain type cannot carry (numeric NaN, ±infinity dates,
+//! MySQL zero dates, multi-dimensional arrays...) is null in the row and kept
+//! exactly in `special_values`: per row image, Avro field name → the value's
+//! text (its JSON-sink rendering; a JSON string as its text: `NaN`,
+//! `-infinity`, `0000-00-00`, `[[1,2],[3,4]]`). A reader that knows the field
+//! recovers every value; one that does not sees a null, never a wrong value.
+//!
+//! `source` is Debezium's source block, field for field as Debezium 3.6's
+//! connectors write it (names, types, optionality), so that a consumer of
+//! Debezium topics reads it unchanged; `snapshot` is Debezium's string enum
+//! (`true`, `last`, `false`), `ts_ms`/`ts_us`/`ts_ns` the commit time.
+//! PostgreSQL (`wellhead.source.Postgres`): `version, connector ("postgresql"),
+//! name (pipeline), ts_ms, snapshot, db, sequence, ts_us, ts_ns, schema, table,
+//! txId, lsn, xmin`, and Wellhead's `commit_lsn` (the LSN of the transaction's
+//! commit record); `sequence` is `["<commit_lsn>","<lsn>"]`, which orders every
+//! change. MySQL (`wellhead.source.Mysql`): `version, connector ("mysql"), name,
+//! ts_ms, snapshot, db, sequence, ts_us, ts_ns, table, server_id, gtid, file,
+//! pos, row, thread, query` (`thread` and `query` are null: Wellhead does not
+//! read them).
 
 use serde_json::{Value as Json, json};
 use wellhead_decoders::change::TableSchema;
 
-use super::types::TypeBuilder;
+use super::types::{CONNECT_NAME, CONNECT_PARAMETERS, TypeBuilder};
 use crate::naming::{self, field_names};
 
 /// Which kind of database a table comes from; decides the envelope's `source` record.
@@ -61,7 +78,7 @@ pub fn key_schema(table: &TableSchema, topic_prefix: &str) -> Option<Json> {
         .zip(&names)
         .filter(|(column, _)| column.is_key)
         .map(|(column, name)| {
-            let avro_type = types.column_type(&column.column_type, &namespace, name);
+            let avro_type = types.column_type(&column.column_type);
             TypeBuilder::field(name, &column.name, avro_type, false)
         })
         .collect();
@@ -78,7 +95,7 @@ pub fn envelope_schema(table: &TableSchema, source: SourceKind, topic_prefix: &s
         .iter()
         .zip(&names)
         .map(|(column, name)| {
-            let avro_type = types.column_type(&column.column_type, &namespace, name);
+            let avro_type = types.column_type(&column.column_type);
             if column.is_key {
                 TypeBuilder::field(name, &column.name, avro_type, false)
             } else {
@@ -98,40 +115,60 @@ pub fn envelope_schema(table: &TableSchema, source: SourceKind, topic_prefix: &s
             json!({"name": "ts_ms", "type": "long"}),
             json!({"name": "transaction", "type": ["null", transaction_schema()], "default": null}),
             json!({"name": "unchanged_columns", "type": {"type": "array", "items": "string"}, "default": []}),
+            json!({"name": "special_values", "type": special_values_schema(), "default": {"before": {}, "after": {}}}),
         ],
     )
 }
 
+fn special_values_schema() -> Json {
+    let image = |name: &str| json!({"name": name, "type": {"type": "map", "values": "string"}, "default": {}});
+    TypeBuilder::record("wellhead.SpecialValues", vec![image("before"), image("after")])
+}
+
+/// The symbols Debezium's `source.snapshot` enum allows (its `io.debezium.data.Enum` parameter).
+const SNAPSHOT_SYMBOLS: &str = "true,first,first_in_data_collection,last_in_data_collection,last,false,incremental";
+
 fn source_schema(source: SourceKind) -> Json {
     let required = |name: &str, avro_type: &str| json!({"name": name, "type": avro_type});
     let optional = |name: &str, avro_type: &str| json!({"name": name, "type": ["null", avro_type], "default": null});
+    let snapshot = json!({
+        "type": "string",
+        CONNECT_NAME: "io.debezium.data.Enum",
+        CONNECT_PARAMETERS: {"allowed": SNAPSHOT_SYMBOLS},
+    });
     let mut fields = vec![
         required("version", "string"),
         required("connector", "string"),
         required("name", "string"),
         required("ts_ms", "long"),
-        required("snapshot", "boolean"),
+        json!({"name": "snapshot", "type": snapshot, "default": "false"}),
         required("db", "string"),
+        optional("sequence", "string"),
+        optional("ts_us", "long"),
+        optional("ts_ns", "long"),
     ];
     let name = match source {
         SourceKind::Postgres => {
             fields.extend([
                 required("schema", "string"),
                 required("table", "string"),
-                optional("txid", "long"),
+                optional("txId", "long"),
                 optional("lsn", "long"),
+                optional("xmin", "long"),
                 optional("commit_lsn", "long"),
             ]);
             "wellhead.source.Postgres"
         }
         SourceKind::Mysql => {
             fields.extend([
-                required("table", "string"),
-                optional("server_id", "long"),
+                optional("table", "string"),
+                required("server_id", "long"),
                 optional("gtid", "string"),
-                optional("file", "string"),
-                optional("pos", "long"),
-                optional("row", "int"),
+                required("file", "string"),
+                required("pos", "long"),
+                required("row", "int"),
+                optional("thread", "long"),
+                optional("query", "string"),
             ]);
             "wellhead.source.Mysql"
         }

@@ -19,6 +19,13 @@ pub enum Problem {
     MalformedDecimal,
     #[error("the {what} does not fit an Avro {avro}")]
     OutOfRange { what: &'static str, avro: &'static str },
+    /// Outside a key column this is not an error: the column is null and the value goes to
+    /// the envelope's `special_values`.
+    #[error(
+        "the value is {what}, which its Avro type cannot carry; outside the key it would be null \
+         with its text in special_values, but a key column is never null"
+    )]
+    Special { what: &'static str },
     #[error("a composite value has {found} fields but its type has {expected}")]
     CompositeArity { expected: usize, found: usize },
 }

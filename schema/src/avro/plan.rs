@@ -4,11 +4,18 @@
 //! [`super::types`], so that the bytes written here are a datum of the schema
 //! generated there; the round-trip tests decode them with apache-avro to hold
 //! both to that. Writing a value allocates nothing, except for decimals of
-//! more than 38 digits.
+//! more than 38 digits and the text of timetz and interval values.
+//!
+//! A value the plain Avro type cannot carry (numeric NaN, an infinite or zero
+//! date, a multi-dimensional array), also inside an array, composite or range,
+//! is [`Problem::Special`]: the encoder then writes the column as null and the
+//! value's text into `special_values`.
 
 use std::fmt::Write as _;
 
-use wellhead_decoders::change::{ColumnType, Date, Numeric, RangeValue, Timestamp, Value};
+use wellhead_decoders::change::{ColumnType, Date, Decimal, Numeric, RangeValue, Timestamp, Value};
+
+use crate::json::{write_interval, write_time_tz};
 
 use super::binary::{
     ShortText, begin_array, end_array, write_bool, write_bytes, write_double, write_float, write_int, write_long,
@@ -103,20 +110,14 @@ impl Plan {
                 write_long(out, 0);
                 Ok(())
             }
-            Some(value) => self.write(value, Some(1), out),
+            Some(value) => self.write(value, true, out),
         }
     }
 
-    /// Appends `value`. `union_base` is the union branch index of this type's first branch
-    /// when the value sits in a union (`Some(1)` after `"null"`), `None` when it does not.
-    pub(crate) fn write(&self, value: &Value, union_base: Option<i64>, out: &mut Vec<u8>) -> Result<(), Problem> {
-        let base = union_base.unwrap_or(0);
-        let is_union = matches!(
-            self,
-            Plan::FixedDecimal { .. } | Plan::VariableDecimal | Plan::Date | Plan::Timestamp | Plan::TimestampTz
-        );
-        if !is_union && union_base.is_some() {
-            write_long(out, base);
+    /// Appends `value`, preceded by the index of the `T` branch when it sits in `["null", T]`.
+    pub(crate) fn write(&self, value: &Value, nullable: bool, out: &mut Vec<u8>) -> Result<(), Problem> {
+        if nullable {
+            write_long(out, 1);
         }
         match (self, value) {
             (Plan::Boolean, Value::Bool(b)) => write_bool(out, *b),
@@ -130,68 +131,53 @@ impl Plan {
             (Plan::Float, Value::Float32(f)) => write_float(out, *f),
             (Plan::Double, Value::Float64(f)) => write_double(out, *f),
             (Plan::FixedDecimal { precision, scale }, Value::Numeric(numeric)) => {
-                write_fixed_decimal(numeric, *precision, *scale, base, out)?
+                write_fixed_decimal(finite(numeric)?, *precision, *scale, out)?
             }
-            (Plan::VariableDecimal, Value::Numeric(numeric)) => write_variable_decimal(numeric, base, out)?,
+            (Plan::VariableDecimal, Value::Numeric(numeric)) => write_variable_decimal(finite(numeric)?, out)?,
             (Plan::Money, Value::Money(minor_units)) => write_i128(out, i128::from(*minor_units)),
             (Plan::String, value) => write_text(value, out)?,
             (Plan::Uuid, Value::Uuid(bytes)) => write_uuid(bytes, out),
             (Plan::Bytes, Value::Bytes(bytes)) => write_bytes(out, bytes),
             (Plan::Date, Value::Date(date)) => match date {
-                Date::Days(days) => {
-                    write_long(out, base);
-                    write_int(out, *days);
+                Date::Days(days) => write_int(out, *days),
+                Date::PositiveInfinity | Date::NegativeInfinity => {
+                    return Err(Problem::Special { what: INFINITE_DATE });
                 }
-                Date::PositiveInfinity => write_infinity(out, base, 0),
-                Date::NegativeInfinity => write_infinity(out, base, 1),
-                Date::Incomplete { .. } => {
-                    return Err(Problem::OutOfRange {
-                        what: "MySQL zero or incomplete date, which names no day",
-                        avro: "date",
-                    });
-                }
+                Date::Incomplete { .. } => return Err(Problem::Special { what: INCOMPLETE_DATE }),
             },
             (Plan::Timestamp, Value::Timestamp(timestamp)) | (Plan::TimestampTz, Value::TimestampTz(timestamp)) => {
                 match timestamp {
                     Timestamp::Micros(micros) => {
-                        let micros = i64::try_from(*micros).map_err(|_| Problem::OutOfRange {
-                            what: "timestamp (after 294247-01-10 or before 290308 BC)",
-                            avro: "long of microseconds (timestamp-micros)",
+                        let micros = i64::try_from(*micros).map_err(|_| Problem::Special {
+                            what: "a timestamp beyond Avro's range (after 294247-01-10 or before 290308 BC)",
                         })?;
-                        write_long(out, base);
                         write_long(out, micros);
                     }
-                    Timestamp::PositiveInfinity => write_infinity(out, base, 0),
-                    Timestamp::NegativeInfinity => write_infinity(out, base, 1),
-                    Timestamp::Incomplete { .. } => {
-                        return Err(Problem::OutOfRange {
-                            what: "MySQL zero or incomplete date and time, which names no instant",
-                            avro: "timestamp-micros",
-                        });
+                    Timestamp::PositiveInfinity | Timestamp::NegativeInfinity => {
+                        return Err(Problem::Special { what: INFINITE_DATE });
                     }
+                    Timestamp::Incomplete { .. } => return Err(Problem::Special { what: INCOMPLETE_DATE }),
                 }
             }
             (Plan::Time, Value::Time(micros)) | (Plan::Duration, Value::TimeDuration(micros)) => {
                 write_long(out, *micros)
             }
             (Plan::TimeTz, Value::TimeTz(time)) => {
-                write_long(out, time.micros);
-                write_int(out, time.utc_offset_seconds);
+                let mut text = String::with_capacity(24);
+                write_time_tz(&mut text, time);
+                write_string(out, &text);
             }
             (Plan::Interval, Value::Interval(interval)) => {
-                write_int(out, interval.months);
-                write_int(out, interval.days);
-                write_long(out, interval.micros);
+                let mut text = String::with_capacity(32);
+                write_interval(&mut text, interval);
+                write_string(out, &text);
             }
             (Plan::Array(element), Value::Array(array)) => {
-                begin_array(out, array.dimensions.len());
-                for dimension in &array.dimensions {
-                    write_int(out, dimension.lower_bound);
-                    let length = i32::try_from(dimension.length)
-                        .map_err(|_| Problem::OutOfRange { what: "array dimension length", avro: "int" })?;
-                    write_int(out, length);
+                if array.dimensions.len() > 1 || array.dimensions.iter().any(|dimension| dimension.lower_bound != 1) {
+                    return Err(Problem::Special {
+                        what: "an array of more than one dimension or with a lower bound other than 1",
+                    });
                 }
-                end_array(out);
                 begin_array(out, array.elements.len());
                 for item in &array.elements {
                     element.write_nullable(item.as_ref(), out)?;
@@ -213,7 +199,7 @@ impl Plan {
                     for end in [lower, upper] {
                         match end {
                             Some(end) => {
-                                bound.write(&end.value, Some(1), out)?;
+                                bound.write(&end.value, true, out)?;
                                 write_bool(out, end.inclusive);
                             }
                             None => out.extend_from_slice(&[0, 0]),
@@ -316,36 +302,20 @@ pub(crate) fn value_kind(value: &Value) -> &'static str {
     }
 }
 
-/// Branch `base + 1` of a temporal union: `wellhead.Infinity` with symbol `symbol`.
-fn write_infinity(out: &mut Vec<u8>, base: i64, symbol: i32) {
-    write_long(out, base + 1);
-    write_int(out, symbol);
-}
+const INFINITE_DATE: &str = "an infinite date or timestamp";
+const INCOMPLETE_DATE: &str = "a MySQL zero or incomplete date, which names no day";
 
-/// Branch `base + 1` of a numeric union: `wellhead.NumericSpecial`; `None` for a finite value.
-fn write_numeric_special(numeric: &Numeric, base: i64, out: &mut Vec<u8>) -> bool {
-    let symbol = match numeric {
-        Numeric::Finite(_) => return false,
-        Numeric::NaN => 0,
-        Numeric::PositiveInfinity => 1,
-        Numeric::NegativeInfinity => 2,
-    };
-    write_long(out, base + 1);
-    write_int(out, symbol);
-    true
-}
-
-fn write_fixed_decimal(
-    numeric: &Numeric,
-    precision: u32,
-    column_scale: u32,
-    base: i64,
-    out: &mut Vec<u8>,
-) -> Result<(), Problem> {
-    if write_numeric_special(numeric, base, out) {
-        return Ok(());
+/// The decimal of a finite numeric; NaN and ±Infinity are special values.
+fn finite(numeric: &Numeric) -> Result<&Decimal, Problem> {
+    match numeric {
+        Numeric::Finite(decimal) => Ok(decimal),
+        Numeric::NaN | Numeric::PositiveInfinity | Numeric::NegativeInfinity => {
+            Err(Problem::Special { what: "a numeric NaN or infinity" })
+        }
     }
-    let Numeric::Finite(decimal) = numeric else { return Ok(()) };
+}
+
+fn write_fixed_decimal(decimal: &Decimal, precision: u32, column_scale: u32, out: &mut Vec<u8>) -> Result<(), Problem> {
     let Some(extra_zeros) = column_scale.checked_sub(decimal.scale) else {
         return Err(Problem::ScaleTooLarge { scale: decimal.scale, column_scale });
     };
@@ -354,18 +324,12 @@ fn write_fixed_decimal(
     if digits > precision as usize {
         return Err(Problem::PrecisionExceeded { digits, precision });
     }
-    write_long(out, base);
     write_unscaled(out, decimal.negative, decimal.digits.as_bytes(), extra_zeros as usize)
         .map_err(|_| Problem::MalformedDecimal)
 }
 
-fn write_variable_decimal(numeric: &Numeric, base: i64, out: &mut Vec<u8>) -> Result<(), Problem> {
-    if write_numeric_special(numeric, base, out) {
-        return Ok(());
-    }
-    let Numeric::Finite(decimal) = numeric else { return Ok(()) };
+fn write_variable_decimal(decimal: &Decimal, out: &mut Vec<u8>) -> Result<(), Problem> {
     let scale = i32::try_from(decimal.scale).map_err(|_| Problem::OutOfRange { what: "decimal scale", avro: "int" })?;
-    write_long(out, base);
     write_int(out, scale);
     write_unscaled(out, decimal.negative, decimal.digits.as_bytes(), 0).map_err(|_| Problem::MalformedDecimal)
 }

@@ -7,15 +7,18 @@
 //! - Composite and range types are named after the database type:
 //!   `wellhead.composite.<type name>`, `wellhead.range.<type name>` (segments
 //!   sanitised as in [`crate::naming`]), defined once however often they occur.
-//! - An array has no type name, so its record is named after where it occurs:
-//!   `<scope>.<field>_Array`, the scope being the table namespace for a column
-//!   and the composite's full name for a composite attribute; an array nested
-//!   in an array adds `_element`, one inside a range's bound `bound`.
 //! - Should two different types still arrive at one name, the later one gets
 //!   `_2`, `_3`... (this cannot happen with one database's catalog).
 //!
-//! A union is never nested in a union (Avro forbids it): the nullable form of
-//! a union-typed column is the flat `["null", branch0, branch1]`.
+//! Every column type is plain: `T` or `["null", T]`, never a union of value
+//! branches, so that Kafka Connect's `AvroConverter`, ClickHouse and Parquet
+//! writers read it as one type. Values `T` cannot carry (numeric NaN,
+//! infinite dates) are null in the column and kept in the envelope's
+//! `special_values` (see [`super::envelope`]). Where Debezium gives a type a
+//! Kafka Connect semantic name, the type carries it as `connect.name`, which
+//! Connect's `AvroConverter` turns into the Connect schema name (e.g.
+//! `io.debezium.time.MicroTimestamp`) — except on `date`, whose Avro logical
+//! type Connect already maps to its own `Date` and would refuse a second name.
 
 use std::collections::HashMap;
 
@@ -31,18 +34,13 @@ pub const ENUM_LABELS_ATTRIBUTE: &str = "wellhead.enum.labels";
 /// Attribute with what a primitive carries beyond its Avro type (`json`, `duration-micros`).
 pub const TYPE_ATTRIBUTE: &str = "wellhead.type";
 
-const NUMERIC_SPECIAL: &str = "NumericSpecial";
-const INFINITY: &str = "Infinity";
-const VARIABLE_SCALE_DECIMAL: &str = "VariableScaleDecimal";
-const TIME_TZ: &str = "TimeTz";
-const INTERVAL: &str = "Interval";
-const ARRAY_DIMENSION: &str = "ArrayDimension";
-const GEOMETRY: &str = "Geometry";
+/// Schema property with the Kafka Connect schema name (read by Connect's `AvroConverter`).
+pub const CONNECT_NAME: &str = "connect.name";
+/// Schema property with Kafka Connect schema parameters (an object of strings).
+pub const CONNECT_PARAMETERS: &str = "connect.parameters";
 
-/// Symbols of `wellhead.NumericSpecial`, in index order.
-pub(crate) const NUMERIC_SPECIAL_SYMBOLS: [&str; 3] = ["NaN", "Infinity", "NegativeInfinity"];
-/// Symbols of `wellhead.Infinity`, in index order.
-pub(crate) const INFINITY_SYMBOLS: [&str; 2] = ["Infinity", "NegativeInfinity"];
+const VARIABLE_SCALE_DECIMAL: &str = "VariableScaleDecimal";
+const GEOMETRY: &str = "Geometry";
 
 /// `(precision, scale)` when a numeric column becomes a fixed Avro `decimal`; `None` when its
 /// values carry their own scale (unconstrained, or a scale beyond the precision, which Avro's
@@ -96,25 +94,22 @@ impl TypeBuilder {
         json!({"type": "record", "name": name, "namespace": namespace, "fields": fields})
     }
 
-    /// The Avro type of a value of `column_type` occurring at `scope.<field>` (see the module docs).
-    pub(crate) fn column_type(&mut self, column_type: &ColumnType, scope: &str, field: &str) -> Json {
+    /// The Avro type of a value of `column_type` (see the module docs).
+    pub(crate) fn column_type(&mut self, column_type: &ColumnType) -> Json {
         match column_type {
             ColumnType::Bool => json!("boolean"),
-            ColumnType::Int16 | ColumnType::Int32 | ColumnType::Year => json!("int"),
+            ColumnType::Int16 | ColumnType::Int32 => json!("int"),
+            ColumnType::Year => json!({"type": "int", CONNECT_NAME: "io.debezium.time.Year"}),
             ColumnType::Int64 | ColumnType::Oid => json!("long"),
             ColumnType::UInt64 => decimal(20, 0),
             ColumnType::Float32 => json!("float"),
             ColumnType::Float64 => json!("double"),
-            ColumnType::Numeric { precision, scale } => {
-                let special = self.numeric_special();
-                match fixed_decimal(*precision, *scale) {
-                    Some((precision, scale)) => json!([decimal(precision, scale), special]),
-                    None => json!([self.variable_scale_decimal(), special]),
-                }
-            }
+            ColumnType::Numeric { precision, scale } => match fixed_decimal(*precision, *scale) {
+                Some((precision, scale)) => decimal(precision, scale),
+                None => self.variable_scale_decimal(),
+            },
             ColumnType::Money => decimal(19, 2),
             ColumnType::Text
-            | ColumnType::Xml
             | ColumnType::Inet
             | ColumnType::Cidr
             | ColumnType::MacAddr
@@ -123,31 +118,36 @@ impl TypeBuilder {
             | ColumnType::VarBit
             | ColumnType::TsVector
             | ColumnType::Other { .. } => json!("string"),
-            ColumnType::Enum { labels, .. } => json!({"type": "string", ENUM_LABELS_ATTRIBUTE: labels}),
-            ColumnType::Json | ColumnType::Jsonb => json!({"type": "string", TYPE_ATTRIBUTE: "json"}),
-            ColumnType::Uuid => json!({"type": "string", "logicalType": "uuid"}),
-            ColumnType::Bytes => json!("bytes"),
-            ColumnType::Date => json!([{"type": "int", "logicalType": "date"}, self.infinity()]),
-            ColumnType::Timestamp => {
-                json!([{"type": "long", "logicalType": "local-timestamp-micros"}, self.infinity()])
+            ColumnType::Xml => json!({"type": "string", CONNECT_NAME: "io.debezium.data.Xml"}),
+            ColumnType::Enum { labels, .. } => json!({
+                "type": "string",
+                ENUM_LABELS_ATTRIBUTE: labels,
+                CONNECT_NAME: "io.debezium.data.Enum",
+                CONNECT_PARAMETERS: {"allowed": labels.join(",")},
+            }),
+            ColumnType::Json | ColumnType::Jsonb => {
+                json!({"type": "string", TYPE_ATTRIBUTE: "json", CONNECT_NAME: "io.debezium.data.Json"})
             }
-            ColumnType::TimestampTz => json!([{"type": "long", "logicalType": "timestamp-micros"}, self.infinity()]),
-            ColumnType::Time => time_micros(),
-            ColumnType::TimeTz => self.wellhead_record(TIME_TZ, |_| {
-                vec![
-                    json!({"name": "micros", "type": time_micros()}),
-                    json!({"name": "utc_offset_seconds", "type": "int"}),
-                ]
+            ColumnType::Uuid => json!({"type": "string", "logicalType": "uuid", CONNECT_NAME: "io.debezium.data.Uuid"}),
+            ColumnType::Bytes => json!("bytes"),
+            ColumnType::Date => json!({"type": "int", "logicalType": "date"}),
+            ColumnType::Timestamp => json!({
+                "type": "long",
+                "logicalType": "local-timestamp-micros",
+                CONNECT_NAME: "io.debezium.time.MicroTimestamp",
             }),
-            ColumnType::TimeDuration => json!({"type": "long", TYPE_ATTRIBUTE: "duration-micros"}),
-            ColumnType::Interval => self.wellhead_record(INTERVAL, |_| {
-                vec![
-                    json!({"name": "months", "type": "int"}),
-                    json!({"name": "days", "type": "int"}),
-                    json!({"name": "micros", "type": "long"}),
-                ]
-            }),
-            ColumnType::Array { element } => self.array(element, scope, field),
+            ColumnType::TimestampTz => json!({"type": "long", "logicalType": "timestamp-micros"}),
+            ColumnType::Time => {
+                json!({"type": "long", "logicalType": "time-micros", CONNECT_NAME: "io.debezium.time.MicroTime"})
+            }
+            ColumnType::TimeTz => json!({"type": "string", CONNECT_NAME: "io.debezium.time.ZonedTime"}),
+            ColumnType::TimeDuration => {
+                json!({"type": "long", TYPE_ATTRIBUTE: "duration-micros", CONNECT_NAME: "io.debezium.time.MicroTime"})
+            }
+            ColumnType::Interval => json!({"type": "string", CONNECT_NAME: "io.debezium.time.Interval"}),
+            ColumnType::Array { element } => {
+                json!({"type": "array", "items": Self::nullable(self.column_type(element))})
+            }
             ColumnType::Composite { type_name, fields } => self.composite(column_type, type_name, fields),
             ColumnType::Range { type_name, subtype } => self.range(column_type, type_name, subtype),
             ColumnType::Set { .. } => json!({"type": "array", "items": "string"}),
@@ -158,27 +158,14 @@ impl TypeBuilder {
         }
     }
 
-    fn numeric_special(&mut self) -> Json {
-        self.wellhead_enum(NUMERIC_SPECIAL, &NUMERIC_SPECIAL_SYMBOLS)
-    }
-
-    fn infinity(&mut self) -> Json {
-        self.wellhead_enum(INFINITY, &INFINITY_SYMBOLS)
-    }
-
     fn variable_scale_decimal(&mut self) -> Json {
-        self.wellhead_record(VARIABLE_SCALE_DECIMAL, |_| {
+        let mut record = self.wellhead_record(VARIABLE_SCALE_DECIMAL, |_| {
             vec![json!({"name": "scale", "type": "int"}), json!({"name": "value", "type": "bytes"})]
-        })
-    }
-
-    fn wellhead_enum(&mut self, name: &str, symbols: &[&str]) -> Json {
-        let full_name = format!("{WELLHEAD_NAMESPACE}.{name}");
-        if self.defined.contains_key(&full_name) {
-            return json!(full_name);
+        });
+        if let Json::Object(definition) = &mut record {
+            definition.insert(CONNECT_NAME.to_owned(), json!("io.debezium.data.VariableScaleDecimal"));
         }
-        self.defined.insert(full_name, None);
-        json!({"type": "enum", "name": name, "namespace": WELLHEAD_NAMESPACE, "symbols": symbols})
+        record
     }
 
     fn wellhead_record(&mut self, name: &str, fields: impl FnOnce(&mut Self) -> Vec<Json>) -> Json {
@@ -211,23 +198,6 @@ impl TypeBuilder {
         }
     }
 
-    fn array(&mut self, element: &ColumnType, scope: &str, field: &str) -> Json {
-        let full_name = match self.name_for(format!("{scope}.{field}_Array"), None) {
-            Naming::Define(full_name) | Naming::Refer(full_name) => full_name,
-        };
-        let dimension = self.wellhead_record(ARRAY_DIMENSION, |_| {
-            vec![json!({"name": "lower_bound", "type": "int"}), json!({"name": "length", "type": "int"})]
-        });
-        let element = Self::nullable(self.column_type(element, scope, &format!("{field}_element")));
-        Self::record(
-            &full_name,
-            vec![
-                json!({"name": "dimensions", "type": {"type": "array", "items": dimension}}),
-                json!({"name": "elements", "type": {"type": "array", "items": element}}),
-            ],
-        )
-    }
-
     fn composite(&mut self, column_type: &ColumnType, type_name: &str, fields: &[CompositeField]) -> Json {
         let full_name =
             match self.name_for(format!("wellhead.composite.{}", sanitize_dotted(type_name)), Some(column_type)) {
@@ -239,7 +209,7 @@ impl TypeBuilder {
             .iter()
             .zip(&names)
             .map(|(field, name)| {
-                let avro_type = Self::nullable(self.column_type(&field.column_type, &full_name, name));
+                let avro_type = Self::nullable(self.column_type(&field.column_type));
                 Self::field(name, &field.name, avro_type, true)
             })
             .collect();
@@ -252,7 +222,7 @@ impl TypeBuilder {
             Naming::Refer(full_name) => return json!(full_name),
             Naming::Define(full_name) => full_name,
         };
-        let lower = Self::nullable(self.column_type(subtype, &full_name, "bound"));
+        let lower = Self::nullable(self.column_type(subtype));
         let upper = reference_to(&lower);
         Self::record(
             &full_name,
@@ -298,8 +268,4 @@ fn split_name(full_name: &str) -> (&str, &str) {
 
 fn decimal(precision: u32, scale: u32) -> Json {
     json!({"type": "bytes", "logicalType": "decimal", "precision": precision, "scale": scale})
-}
-
-fn time_micros() -> Json {
-    json!({"type": "long", "logicalType": "time-micros"})
 }

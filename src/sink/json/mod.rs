@@ -8,14 +8,11 @@
 //! A column the database did not send (unchanged TOAST) is left out of the row
 //! object and named in `"unchanged_columns"`; it is never given a made-up value.
 
-mod time;
-mod value;
-
 use std::fmt::Write as _;
 
 use wellhead_decoders::change::{ChangeEvent, ColumnValue, Position, Row};
 
-pub use value::write_string;
+pub use wellhead_schema::json::write_string;
 
 /// Fixed facts about the source, repeated in every envelope's `source` block.
 #[derive(Debug, Clone)]
@@ -41,49 +38,64 @@ pub fn write_envelope(out: &mut String, event: &ChangeEvent, source: &SourceInfo
     write_string(out, source.connector);
     out.push_str(",\"name\":");
     write_string(out, &source.name);
+    let commit_micros = event.commit_time_micros;
+    let _ = write!(out, ",\"ts_ms\":{},\"snapshot\":\"{}\"", commit_micros.div_euclid(1000), event.snapshot.as_str());
     out.push_str(",\"db\":");
     // A MySQL server's tables live in many databases: `db` is the table's, as Debezium's.
     write_string(out, if source.connector == "mysql" { &event.schema.table.namespace } else { &source.db });
-    out.push_str(",\"schema\":");
-    write_string(out, &event.schema.table.namespace);
+    let (sequence, has_schema) = match event.position.log_position() {
+        Position::Postgres(position) => (Some((position.commit_lsn.0, position.lsn.0)), true),
+        Position::PostgresRecord(position) => (Some((position.commit_lsn.0, position.lsn.0)), true),
+        Position::Binlog(_) | Position::Snapshot(_) => (None, false),
+    };
+    match sequence {
+        Some((commit_lsn, lsn)) => {
+            let _ = write!(out, ",\"sequence\":\"[\\\"{commit_lsn}\\\",\\\"{lsn}\\\"]\"");
+        }
+        None => out.push_str(",\"sequence\":null"),
+    }
+    let _ = write!(out, ",\"ts_us\":{commit_micros}");
+    match commit_micros.checked_mul(1000) {
+        Some(nanos) => {
+            let _ = write!(out, ",\"ts_ns\":{nanos}");
+        }
+        None => out.push_str(",\"ts_ns\":null"),
+    }
+    if has_schema {
+        out.push_str(",\"schema\":");
+        write_string(out, &event.schema.table.namespace);
+    }
     out.push_str(",\"table\":");
     write_string(out, &event.schema.table.name);
-    let _ = write!(out, ",\"snapshot\":{},\"ts_ms\":{}", event.snapshot, event.commit_time_micros.div_euclid(1000));
     match event.position.log_position() {
         Position::Postgres(position) => {
+            write_txid(out, event);
             let _ = write!(
                 out,
-                ",\"lsn\":{},\"commit_lsn\":{},\"change_ordinal\":{}",
+                ",\"lsn\":{},\"xmin\":null,\"commit_lsn\":{},\"change_ordinal\":{}",
                 position.lsn.0, position.commit_lsn.0, position.change_ordinal
             );
         }
         Position::PostgresRecord(position) => {
-            let _ = write!(out, ",\"lsn\":{},\"commit_lsn\":{}", position.lsn.0, position.commit_lsn.0);
+            write_txid(out, event);
+            let _ = write!(out, ",\"lsn\":{},\"xmin\":null,\"commit_lsn\":{}", position.lsn.0, position.commit_lsn.0);
         }
         Position::Binlog(position) => {
-            out.push_str(",\"file\":");
-            write_string(out, &position.file);
-            let _ = write!(out, ",\"pos\":{},\"row\":{}", position.event_offset, position.row_index);
-            out.push_str(",\"gtid\":");
+            let _ = write!(out, ",\"server_id\":{},\"gtid\":", position.server_id);
             match &position.gtid {
                 Some(gtid) => write_string(out, gtid),
                 None => out.push_str("null"),
             }
+            out.push_str(",\"file\":");
+            write_string(out, &position.file);
+            let _ = write!(
+                out,
+                ",\"pos\":{},\"row\":{},\"thread\":null,\"query\":null",
+                position.event_offset, position.row_index
+            );
         }
         // A snapshot row's log position is where the snapshot was taken, never another snapshot row.
         Position::Snapshot(_) => {}
-    }
-    match &event.transaction {
-        // PostgreSQL's xid is a number; a MySQL transaction is named by its GTID (or its place).
-        Some(transaction) if transaction.id.parse::<i64>().is_ok() => {
-            out.push_str(",\"txid\":");
-            out.push_str(&transaction.id);
-        }
-        Some(transaction) => {
-            out.push_str(",\"txid\":");
-            write_string(out, &transaction.id);
-        }
-        None => out.push_str(",\"txid\":null"),
     }
     let _ = write!(out, "}},\"op\":\"{}\",\"ts_ms\":{now_ms}", event.operation.code());
     if !unchanged.is_empty() {
@@ -111,6 +123,16 @@ pub fn write_envelope(out: &mut String, event: &ChangeEvent, source: &SourceInfo
     out.push('}');
 }
 
+/// PostgreSQL's `txId`: the transaction's xid, when the event has one.
+fn write_txid(out: &mut String, event: &ChangeEvent) {
+    match event.transaction.as_ref().and_then(|transaction| transaction.id.parse::<i64>().ok()) {
+        Some(xid) => {
+            let _ = write!(out, ",\"txId\":{xid}");
+        }
+        None => out.push_str(",\"txId\":null"),
+    }
+}
+
 fn write_row<'a>(out: &mut String, event: &'a ChangeEvent, row: Option<&Row>, unchanged: &mut Vec<&'a str>) {
     let Some(row) = row else {
         out.push_str("null");
@@ -133,7 +155,7 @@ fn write_row<'a>(out: &mut String, event: &'a ChangeEvent, row: Option<&Row>, un
         first = false;
         write_string(out, &column.name);
         out.push(':');
-        value::write_optional(out, value);
+        wellhead_schema::json::write_optional(out, value);
     }
     out.push('}');
 }

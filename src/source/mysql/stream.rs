@@ -21,7 +21,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 use wellhead_decoders::binlog::{BinlogDecoder, BinlogEvent, EventBody, EventHeader, RowsKind, StatementKind};
 use wellhead_decoders::change::{
-    BinlogPosition, ChangeEvent, Operation, Position, RestartPoint, TableName, TransactionInfo,
+    BinlogPosition, ChangeEvent, Operation, Position, RestartPoint, SnapshotFlag, TableName, TransactionInfo,
 };
 
 use super::MysqlError;
@@ -249,6 +249,7 @@ impl<'a> Session<'a> {
                         row_index: row_base,
                         file: self.file.name.clone(),
                         gtid: transaction.gtid.clone(),
+                        server_id: header.server_id,
                     };
                     row_base += 1;
                     let event = ChangeEvent {
@@ -259,7 +260,7 @@ impl<'a> Session<'a> {
                         position: Position::Binlog(position),
                         commit_time_micros: transaction.commit_time_micros,
                         transaction: Some(order),
-                        snapshot: false,
+                        snapshot: SnapshotFlag::False,
                     };
                     self.outlet.push(event)?;
                 }

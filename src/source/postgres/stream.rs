@@ -32,7 +32,7 @@ use tokio::sync::watch;
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_postgres::Client;
 use wellhead_decoders::change::{
-    ChangeEvent, Lsn, Operation, PgPosition, Position, RestartPoint, Row, TableSchema, TransactionInfo,
+    ChangeEvent, Lsn, Operation, PgPosition, Position, RestartPoint, Row, SnapshotFlag, TableSchema, TransactionInfo,
 };
 use wellhead_decoders::pgoutput::{
     DecodeContext, OldTuple, PgOutputMessage, ReplicationMessage, StandbyStatusUpdate, postgres_time_to_unix_micros,
@@ -459,7 +459,7 @@ impl Session<'_> {
             position: Position::Postgres(position),
             commit_time_micros: transaction.commit_time_micros,
             transaction: Some(order),
-            snapshot: false,
+            snapshot: SnapshotFlag::False,
         };
         if let Some(copy) = self.copy.as_mut() {
             copy.note_change(&event, position.commit_lsn);

@@ -5,9 +5,9 @@ use std::net::IpAddr;
 
 use apache_avro::types::Value as Avro;
 use wellhead_decoders::change::{
-    ArrayDimension, ArrayValue, ColumnType, Date, Decimal, Inet, Interval, Numeric, RangeBound, RangeValue, TimeTz,
-    Timestamp, Value,
+    ArrayDimension, ArrayValue, ColumnType, Date, Decimal, Inet, Numeric, RangeBound, RangeValue, Timestamp, Value,
 };
+use wellhead_decoders::pgvalue::decode_text;
 
 use crate::avro::types::fixed_decimal;
 
@@ -123,19 +123,14 @@ fn parse_hex_groups<const N: usize>(text: &str) -> [u8; N] {
     bytes.try_into().expect("valid test data")
 }
 
-fn infinity<T>(symbol: &str, positive: T, negative: T) -> T {
-    match symbol {
-        "Infinity" => positive,
-        "NegativeInfinity" => negative,
-        other => panic!("not an infinity symbol: {other}"),
-    }
+fn timestamp(avro: &Avro) -> Timestamp {
+    Timestamp::Micros(i128::from(long(avro)))
 }
 
-fn timestamp(avro: &Avro) -> Timestamp {
-    match avro {
-        Avro::Enum(_, symbol) => infinity(symbol, Timestamp::PositiveInfinity, Timestamp::NegativeInfinity),
-        other => Timestamp::Micros(i128::from(long(other))),
-    }
+/// A value written as text (timetz, interval), read back by the PostgreSQL text decoder.
+fn from_text(column_type: &ColumnType, avro: &Avro) -> Value {
+    let text = string(avro);
+    decode_text(column_type, text.as_bytes()).unwrap_or_else(|error| panic!("{text:?}: {error}"))
 }
 
 /// The change-model value of a non-null Avro value of a column of `column_type`.
@@ -160,10 +155,6 @@ pub(crate) fn value(column_type: &ColumnType, avro: &Avro) -> Value {
             other => panic!("not a double: {other:?}"),
         },
         ColumnType::Numeric { precision, scale } => Value::Numeric(match avro {
-            Avro::Enum(_, symbol) => match symbol.as_str() {
-                "NaN" => Numeric::NaN,
-                other => infinity(other, Numeric::PositiveInfinity, Numeric::NegativeInfinity),
-            },
             Avro::Record(_) => {
                 let (negative, digits) = twos_complement_to_digits(&decimal_bytes(field(avro, "value")));
                 let scale = int(field(avro, "scale")).try_into().expect("valid test data");
@@ -206,42 +197,33 @@ pub(crate) fn value(column_type: &ColumnType, avro: &Avro) -> Value {
             other => panic!("not bytes: {other:?}"),
         },
         ColumnType::Date => Value::Date(match avro {
-            Avro::Enum(_, symbol) => infinity(symbol, Date::PositiveInfinity, Date::NegativeInfinity),
             Avro::Date(days) => Date::Days(*days),
             other => panic!("not a date: {other:?}"),
         }),
         ColumnType::Timestamp => {
-            assert!(matches!(avro, Avro::LocalTimestampMicros(_) | Avro::Enum(..)), "{avro:?}");
+            assert!(matches!(avro, Avro::LocalTimestampMicros(_)), "{avro:?}");
             Value::Timestamp(timestamp(avro))
         }
         ColumnType::TimestampTz => {
-            assert!(matches!(avro, Avro::TimestampMicros(_) | Avro::Enum(..)), "{avro:?}");
+            assert!(matches!(avro, Avro::TimestampMicros(_)), "{avro:?}");
             Value::TimestampTz(timestamp(avro))
         }
         ColumnType::Time => match avro {
             Avro::TimeMicros(micros) => Value::Time(*micros),
             other => panic!("not a time-micros: {other:?}"),
         },
-        ColumnType::TimeTz => Value::TimeTz(TimeTz {
-            micros: long(field(avro, "micros")),
-            utc_offset_seconds: int(field(avro, "utc_offset_seconds")),
-        }),
+        ColumnType::TimeTz | ColumnType::Interval => from_text(column_type, avro),
         ColumnType::TimeDuration => Value::TimeDuration(long(avro)),
-        ColumnType::Interval => Value::Interval(Interval {
-            months: int(field(avro, "months")),
-            days: int(field(avro, "days")),
-            micros: long(field(avro, "micros")),
-        }),
-        ColumnType::Array { element } => Value::Array(ArrayValue {
-            dimensions: items(field(avro, "dimensions"))
-                .iter()
-                .map(|dimension| ArrayDimension {
-                    lower_bound: int(field(dimension, "lower_bound")),
-                    length: int(field(dimension, "length")).try_into().expect("valid test data"),
-                })
-                .collect(),
-            elements: items(field(avro, "elements")).iter().map(|item| optional_value(element, item)).collect(),
-        }),
+        ColumnType::Array { element } => {
+            let elements: Vec<Option<Value>> = items(avro).iter().map(|item| optional_value(element, item)).collect();
+            // A plain array is one-dimensional from 1; an empty one has no dimension (PostgreSQL's `{}`).
+            let dimensions = if elements.is_empty() {
+                Vec::new()
+            } else {
+                vec![ArrayDimension { lower_bound: 1, length: elements.len().try_into().expect("valid test data") }]
+            };
+            Value::Array(ArrayValue { dimensions, elements })
+        }
         ColumnType::Composite { fields, .. } => {
             let Avro::Record(values) = avro else { panic!("not a record: {avro:?}") };
             assert_eq!(values.len(), fields.len());

@@ -6,14 +6,17 @@ use std::sync::Arc;
 use apache_avro::types::Value as Avro;
 use proptest::prelude::*;
 use proptest::sample::subsequence;
+use std::collections::BTreeMap;
+
 use wellhead_decoders::change::{
-    ChangeEvent, ColumnSchema, ColumnType, ColumnValue, Lsn, Operation, PgPosition, Position, Row, TableName,
-    TableSchema, TransactionInfo,
+    ChangeEvent, ColumnSchema, ColumnType, ColumnValue, Date, Lsn, Numeric, Operation, PgPosition, Position,
+    RangeValue, Row, SnapshotFlag, TableName, TableSchema, Timestamp, TransactionInfo, Value,
 };
 
 use super::reader::{decode, field, optional_value, string, value};
 use super::strategy::{NAMES, column_type, value_of};
 use crate::avro::{EnvelopeEncoder, SourceFields, SourceKind, column_field_names, envelope_schema, key_schema};
+use crate::json::value_text;
 
 fn table() -> impl Strategy<Value = TableSchema> {
     (subsequence(NAMES.to_vec(), 1..=NAMES.len()), prop::collection::vec((column_type(), any::<bool>()), NAMES.len()))
@@ -33,6 +36,32 @@ fn table() -> impl Strategy<Value = TableSchema> {
         })
 }
 
+/// Whether Avro's plain type for the value cannot carry it (so it goes to `special_values`),
+/// said independently of the encoder.
+fn is_special(value: &Value) -> bool {
+    match value {
+        Value::Numeric(numeric) => !matches!(numeric, Numeric::Finite(_)),
+        Value::Date(date) => !matches!(date, Date::Days(_)),
+        Value::Timestamp(timestamp) | Value::TimestampTz(timestamp) => match timestamp {
+            Timestamp::Micros(micros) => i64::try_from(*micros).is_err(),
+            _ => true,
+        },
+        Value::Array(array) => {
+            array.dimensions.len() > 1
+                || array.dimensions.iter().any(|dimension| dimension.lower_bound != 1)
+                || array.elements.iter().flatten().any(is_special)
+        }
+        Value::Composite(fields) => fields.iter().filter_map(|(_, field)| field.as_ref()).any(is_special),
+        Value::Range(range) => match range.as_ref() {
+            RangeValue::Empty => false,
+            RangeValue::Bounded { lower, upper } => {
+                [lower, upper].into_iter().flatten().any(|end| is_special(&end.value))
+            }
+        },
+        _ => false,
+    }
+}
+
 fn row(table: &TableSchema) -> BoxedStrategy<Row> {
     table
         .columns
@@ -40,7 +69,13 @@ fn row(table: &TableSchema) -> BoxedStrategy<Row> {
         .map(|column| {
             let present = value_of(&column.column_type).prop_map(ColumnValue::Value);
             if column.is_key {
-                present.boxed()
+                // A key column cannot be null, so a special value there is an error (tested in `units`).
+                present
+                    .prop_filter(
+                        "a key value its type carries",
+                        |value| !matches!(value, ColumnValue::Value(value) if is_special(value)),
+                    )
+                    .boxed()
             } else {
                 prop_oneof![4 => present, 1 => Just(ColumnValue::Null), 1 => Just(ColumnValue::UnchangedToast)].boxed()
             }
@@ -61,12 +96,19 @@ fn same(left: &Option<wellhead_decoders::change::Value>, right: &Option<wellhead
     format!("{left:?}") == format!("{right:?}")
 }
 
-fn check_row(table: &TableSchema, written: &Row, read: &Avro) {
+/// Checks one row image against what was written; `special` is that image's `special_values` map.
+fn check_row(table: &TableSchema, written: &Row, read: &Avro, special: &Avro) {
     let Avro::Union(1, record) = read else { panic!("row is not the record branch: {read:?}") };
+    let Avro::Map(special) = special else { panic!("special_values image is not a map: {special:?}") };
     let names = column_field_names(table);
+    let mut expected_special = BTreeMap::new();
     for ((column, written), name) in table.columns.iter().zip(written).zip(&names) {
         let read = field(record, name);
         let expected = match written {
+            ColumnValue::Value(value) if is_special(value) => {
+                expected_special.insert(name.clone(), Avro::String(value_text(value)));
+                None
+            }
             ColumnValue::Value(value) => Some(value.clone()),
             ColumnValue::Null | ColumnValue::UnchangedToast => None,
         };
@@ -77,6 +119,8 @@ fn check_row(table: &TableSchema, written: &Row, read: &Avro) {
         };
         assert!(same(&expected, &read), "column {:?}: wrote {expected:?}, read {read:?}", column.name);
     }
+    let special: BTreeMap<String, Avro> = special.clone().into_iter().collect();
+    assert_eq!(special, expected_special);
 }
 
 fn has_union_in_union(schema: &serde_json::Value, in_union: bool) -> bool {
@@ -109,7 +153,7 @@ proptest! {
             }),
             commit_time_micros: 1_700_000_000_123_456,
             transaction: Some(TransactionInfo { id: "731".to_owned(), total_order: 3, data_collection_order: 2 }),
-            snapshot: false,
+            snapshot: SnapshotFlag::False,
         };
         let source = SourceFields { name: "shop".to_owned(), db: "shopdb".to_owned() };
         let mut out = vec![0xAA];
@@ -117,15 +161,19 @@ proptest! {
         prop_assert_eq!(out[0], 0xAA);
         let envelope = decode(&schema, &out[1..]);
 
+        let special = field(&envelope, "special_values");
         match &before {
-            None => prop_assert_eq!(field(&envelope, "before"), &Avro::Union(0, Box::new(Avro::Null))),
-            Some(before) => check_row(&table, before, field(&envelope, "before")),
+            None => {
+                prop_assert_eq!(field(&envelope, "before"), &Avro::Union(0, Box::new(Avro::Null)));
+                prop_assert_eq!(field(special, "before"), &Avro::Map(Default::default()));
+            }
+            Some(before) => check_row(&table, before, field(&envelope, "before"), field(special, "before")),
         }
-        check_row(&table, &after, field(&envelope, "after"));
+        check_row(&table, &after, field(&envelope, "after"), field(special, "after"));
         let source_record = field(&envelope, "source");
         prop_assert_eq!(string(field(source_record, "table")), "random table");
         prop_assert_eq!(field(source_record, "ts_ms"), &Avro::Long(1_700_000_000_123));
-        prop_assert_eq!(field(source_record, "txid"), &Avro::Union(1, Box::new(Avro::Long(731))));
+        prop_assert_eq!(field(source_record, "txId"), &Avro::Union(1, Box::new(Avro::Long(731))));
         prop_assert_eq!(field(source_record, "commit_lsn"), &Avro::Union(1, Box::new(Avro::Long(0x16_B374_D848))));
         prop_assert_eq!(string(field(&envelope, "op")), "u");
         prop_assert_eq!(field(&envelope, "ts_ms"), &Avro::Long(1_700_000_000_999));

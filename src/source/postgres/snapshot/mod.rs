@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 use wellhead_decoders::change::{
-    ChangeEvent, Operation, Position, RestartPoint, Row, SnapshotPosition, TableName, TableSchema,
+    ChangeEvent, Operation, Position, RestartPoint, Row, SnapshotFlag, SnapshotPosition, TableName, TableSchema,
 };
 
 pub use self::interleave::{ReadyPiece, StreamingCopy};
@@ -149,7 +149,7 @@ impl CopyContext {
             position: ordinals.next(&self.taken_at),
             commit_time_micros: self.taken_at_micros,
             transaction: None,
-            snapshot: true,
+            snapshot: SnapshotFlag::True,
         }
     }
 }
@@ -168,6 +168,7 @@ pub async fn copy_tables(
 
     let mut progress = Progress::new(&context, &tables, context.complete_state.clone());
     let mut ordinal_after = SnapshotOrdinals::after(outlet.accepted());
+    let mut held = HeldPiece::default();
     // In the batch that records the copy as started, so that it is written exactly once.
     for (index, copy) in tables.iter().enumerate().filter(|(_, copy)| copy.reset) {
         outlet.push(context.event(&copy.table.schema, Operation::Truncate, None, &mut ordinal_after))?;
@@ -194,14 +195,9 @@ pub async fn copy_tables(
                 Err(_) => return Err(SnapshotError::Stopped.into()),
             },
             piece = receiver.recv() => {
-                let Some(mut piece) = piece else { break };
-                let rows = std::mem::take(&mut piece.rows);
-                let row_count = rows.len() as u64;
-                let schema = &tables[piece.table].table.schema;
-                for row in rows {
-                    outlet.push(context.event(schema, Operation::Read, Some(row), &mut ordinal_after))?;
-                }
-                progress.advance(&piece, row_count);
+                let Some(piece) = piece else { break };
+                let Some(ready) = held.arrive(piece, &mut progress) else { continue };
+                hand_over(&context, &tables, ready, SnapshotFlag::True, outlet, &mut progress, &mut ordinal_after)?;
                 if outlet.is_full() {
                     progress.record(outlet);
                     outlet.flush().await.map_err(|_| super::PostgresError::SinkStopped)?;
@@ -225,11 +221,67 @@ pub async fn copy_tables(
             Err(_) => return Err(SnapshotError::Stopped.into()),
         }
     }
+    if let Some(last) = held.piece.take() {
+        hand_over(&context, &tables, last, SnapshotFlag::Last, outlet, &mut progress, &mut ordinal_after)?;
+    }
     progress.record(outlet);
     outlet.restart_point(context.completes_at.clone())?;
     outlet.flush().await.map_err(|_| super::PostgresError::SinkStopped)?;
     progress.log_complete();
     Ok(CopyEnd::Complete)
+}
+
+/// The latest piece with rows, kept back until another piece with rows arrives or the copy
+/// ends, so that the snapshot's last row can be marked `last` as Debezium marks it, even when
+/// the copy ends with empty ranges (an empty table). A held piece is neither in the outlet
+/// nor in the progress, so a batch cut meanwhile records neither (its rows are copied again
+/// after a crash, never lost or doubled); it gives back its memory permit, or a piece larger
+/// than the budget would keep the next one from ever being read.
+#[derive(Debug, Default)]
+struct HeldPiece {
+    piece: Option<RowsPiece>,
+}
+
+impl HeldPiece {
+    /// Takes `piece` in; returns the piece to hand over now, if any. An empty piece is
+    /// recorded at once, unless it only ends the held piece's range, which then ends with it.
+    fn arrive(&mut self, mut piece: RowsPiece, progress: &mut Progress) -> Option<RowsPiece> {
+        if piece.rows.is_empty() {
+            match &mut self.piece {
+                Some(held) if (held.table, held.range) == (piece.table, piece.range) => held.last |= piece.last,
+                _ => progress.advance(&piece, 0),
+            }
+            return None;
+        }
+        piece.release_memory();
+        self.piece.replace(piece)
+    }
+}
+
+/// Pushes `piece`'s rows into `outlet` as snapshot reads (the last row marked `last_mark`)
+/// and records its progress.
+fn hand_over(
+    context: &CopyContext,
+    tables: &[TableCopy],
+    mut piece: RowsPiece,
+    last_mark: SnapshotFlag,
+    outlet: &mut Outlet,
+    progress: &mut Progress,
+    ordinals: &mut SnapshotOrdinals,
+) -> Result<(), super::PostgresError> {
+    let rows = std::mem::take(&mut piece.rows);
+    let row_count = rows.len() as u64;
+    let schema = &tables[piece.table].table.schema;
+    let last_index = rows.len().saturating_sub(1);
+    for (index, row) in rows.into_iter().enumerate() {
+        let mut event = context.event(schema, Operation::Read, Some(row), ordinals);
+        if index == last_index {
+            event.snapshot = last_mark;
+        }
+        outlet.push(event)?;
+    }
+    progress.advance(&piece, row_count);
+    Ok(())
 }
 
 /// Starts `readers` on the ranges of `tables` not done yet (each takes the next range when it

@@ -50,6 +50,13 @@ pub struct RowsPiece {
     _memory: Option<OwnedSemaphorePermit>,
 }
 
+impl RowsPiece {
+    /// Gives the piece's bytes back to the readers' budget while the piece stays.
+    pub fn release_memory(&mut self) {
+        self._memory = None;
+    }
+}
+
 /// A reader inside the exported snapshot.
 #[derive(Debug)]
 pub struct SnapshotReader {

@@ -20,9 +20,12 @@
 
 use std::fmt::Write as _;
 
-use wellhead_decoders::change::{ArrayValue, Date, RangeValue, Timestamp, Value};
+use wellhead_decoders::change::{ArrayValue, Date, RangeValue, TimeTz, Timestamp, Value};
 
-use super::time::{write_date, write_duration, write_interval, write_time_of_day, write_timestamp};
+mod time;
+
+pub(crate) use self::time::write_interval;
+use self::time::{write_date, write_duration, write_time_of_day, write_timestamp};
 
 /// Appends `value` as JSON.
 pub fn write_value(out: &mut String, value: &Value) {
@@ -81,10 +84,7 @@ pub fn write_value(out: &mut String, value: &Value) {
             }
         }),
         Value::Time(micros) => quoted(out, |s| write_time_of_day(s, *micros)),
-        Value::TimeTz(time) => quoted(out, |s| {
-            write_time_of_day(s, time.micros);
-            write_offset(s, time.utc_offset_seconds);
-        }),
+        Value::TimeTz(time) => quoted(out, |s| write_time_tz(s, time)),
         Value::Timestamp(timestamp) => quoted(out, |s| write_timestamp_value(s, timestamp, false)),
         Value::TimestampTz(timestamp) => quoted(out, |s| write_timestamp_value(s, timestamp, true)),
         Value::Interval(interval) => quoted(out, |s| write_interval(s, interval)),
@@ -131,6 +131,26 @@ pub fn write_value(out: &mut String, value: &Value) {
             }
         },
     }
+}
+
+/// The text of `value` where a JSON literal is not wanted (Avro's `special_values`): its
+/// JSON rendering, except that a value rendered as a JSON string is given as the string's
+/// text (`NaN`, `infinity`, `0000-00-00`) rather than as a quoted literal.
+pub fn value_text(value: &Value) -> String {
+    let mut json = String::new();
+    write_value(&mut json, value);
+    if json.starts_with('"')
+        && let Ok(text) = serde_json::from_str::<String>(&json)
+    {
+        return text;
+    }
+    json
+}
+
+/// `HH:MM:SS[.ffffff]±HH:MM[:SS]`: ISO 8601, and accepted back by PostgreSQL's timetz input.
+pub(crate) fn write_time_tz(out: &mut String, time: &TimeTz) {
+    write_time_of_day(out, time.micros);
+    write_offset(out, time.utc_offset_seconds);
 }
 
 /// Appends `value` or `null`.
