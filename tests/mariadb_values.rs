@@ -1,7 +1,9 @@
 //! The MariaDB value matrix: a table with a column of every MariaDB type, rows of edge
 //! values, streamed from the binlog and read back by readers that are not ours:
-//! fastavro from the files sink's Avro files, and Confluent's DeserializingConsumer from
-//! Kafka. Each value must come back as the Python type its Avro type promises and equal
+//! fastavro from the files sink's Avro files, Confluent's DeserializingConsumer from
+//! Kafka, and Kafka Connect's path (Confluent's AvroConverter, then Debezium's
+//! ExtractNewRecordState: `support::connect`), which must also see each column as the plain
+//! Connect type documented (no STRUCT but for geometry). Each value must come back as the Python type its Avro type promises and equal
 //! what MariaDB itself returns for that cell (a SELECT of the cell in a canonical text
 //! form: DATE_FORMAT, HEX, BIN, CAST AS DOUBLE, TIME_TO_SEC...).
 //!
@@ -25,6 +27,8 @@ use std::time::Duration;
 
 use mysql_async::prelude::Queryable;
 use serde_json::Value;
+use support::calendar::civil_date;
+use support::connect::{ConnectReader, connect_libs};
 use support::mariadb::{self, MariadbDatabase};
 use support::{Wellhead, free_port, read_jsonl, wait_for, wait_for_lines};
 
@@ -435,10 +439,10 @@ async fn fastavro_reads_every_mariadb_value_typed_from_the_files_sink() {
     db.drop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn confluent_consumer_reads_every_mariadb_value_typed_from_kafka() {
-    let mut db = MariadbDatabase::create("values_kafka").await;
-    create_matrix(&mut db).await;
+/// Creates the matrix, starts a pipeline of it into Kafka (registry API on a free port) and
+/// inserts the rows; returns wellhead, the brokers, the registry's address and the row count.
+async fn stream_matrix_to_kafka(db: &mut MariadbDatabase) -> (Wellhead, String, String, usize) {
+    create_matrix(db).await;
     let brokers = support::kafka::brokers();
     let (checkpoints, schemas) =
         (format!("_wellhead_checkpoints_{}", db.name), format!("_wellhead_schemas_{}", db.name));
@@ -454,10 +458,17 @@ async fn confluent_consumer_reads_every_mariadb_value_typed_from_kafka() {
         "[control]\nhttp = \"{http}\"\nregistry_dir = \"{}\"\nregistry_topic = \"{schemas}\"\n",
         db.dir.join("registry").display()
     );
-    let config = db.write_config(&pipeline_toml(&db, &sink, &control));
+    let config = db.write_config(&pipeline_toml(db, &sink, &control));
     let mut wellhead = Wellhead::start(&config);
     wellhead.wait_streaming().await;
-    let rows = insert_rows(&mut db).await;
+    let rows = insert_rows(db).await;
+    (wellhead, brokers, http, rows)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn confluent_consumer_reads_every_mariadb_value_typed_from_kafka() {
+    let mut db = MariadbDatabase::create("values_kafka").await;
+    let (wellhead, brokers, http, rows) = stream_matrix_to_kafka(&mut db).await;
 
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/consume_kafka_avro.py");
     let topic = format!("{0}.{0}.matrix", db.name);
@@ -477,6 +488,118 @@ async fn confluent_consumer_reads_every_mariadb_value_typed_from_kafka() {
     let mismatches = mismatches(&mut db, &cells, rows, "DeserializingConsumer").await;
     assert!(mismatches.is_empty(), "{} mismatches:\n{}", mismatches.len(), mismatches.join("\n"));
     eprintln!("DeserializingConsumer: {rows} rows, {} cells checked", cells.len());
+    db.drop().await;
+}
+
+/// Why the Connect schema of a column of `kind` is not the plain, documented one.
+fn connect_type(kind: Kind, schema: &Value) -> Option<String> {
+    let (connect, name) = (schema["type"].as_str().unwrap_or_default(), schema["name"].as_str());
+    let fits = match kind {
+        Kind::Integer => ["INT32", "INT64"].contains(&connect) && [None, Some("io.debezium.time.Year")].contains(&name),
+        Kind::Decimal => connect == "BYTES" && name == Some("org.apache.kafka.connect.data.Decimal"),
+        Kind::Float32 => connect == "FLOAT32" && name.is_none(),
+        Kind::Float64 => connect == "FLOAT64" && name.is_none(),
+        Kind::Text => {
+            connect == "STRING" && [None, Some("io.debezium.data.Enum"), Some("io.debezium.data.Json")].contains(&name)
+        }
+        Kind::Hex => connect == "BYTES" && name.is_none(),
+        Kind::Set => connect == "ARRAY" && schema["items"]["type"] == "STRING",
+        Kind::Date => connect == "INT32" && name == Some("org.apache.kafka.connect.data.Date"),
+        Kind::DateTime => connect == "INT64" && name == Some("io.debezium.time.MicroTimestamp"),
+        Kind::Timestamp => connect == "INT64" && name.is_none(),
+        Kind::DurationMicros => connect == "INT64" && name == Some("io.debezium.time.MicroTime"),
+        Kind::Geometry => connect == "STRUCT" && name == Some("wellhead.Geometry"),
+    };
+    (!fits).then(|| format!("{kind:?} as {schema}"))
+}
+
+/// A Connect value in the form `compare` reads (the one `tests/python/read_avro.py` gives).
+fn described(kind: Kind, value: &Value) -> Value {
+    let text = |key: &str| value[key].as_str().map(str::to_owned).unwrap_or_else(|| format!("no {key} in {value}"));
+    let wall_clock = |aware: bool| {
+        let micros = value.as_i64().unwrap_or_default();
+        let (days, of_day) = (micros.div_euclid(86_400_000_000), micros.rem_euclid(86_400_000_000));
+        let seconds = of_day / 1_000_000;
+        let time =
+            format!("{:02}:{:02}:{:02}.{:06}", seconds / 3600, seconds / 60 % 60, seconds % 60, of_day % 1_000_000);
+        serde_json::json!({"pytype": "datetime", "value": format!("{} {time}", civil_date(days)), "aware": aware})
+    };
+    if value.is_null() {
+        return serde_json::json!({"pytype": "NoneType"});
+    }
+    match kind {
+        Kind::Integer | Kind::DurationMicros => serde_json::json!({"pytype": "int", "value": value.to_string()}),
+        Kind::Decimal => serde_json::json!({"pytype": "Decimal", "value": text("decimal")}),
+        Kind::Float32 | Kind::Float64 => serde_json::json!({"pytype": "float", "value": text("float")}),
+        Kind::Text => serde_json::json!({"pytype": "str", "value": value}),
+        Kind::Hex => serde_json::json!({"pytype": "bytes", "value": text("hex")}),
+        Kind::Set => serde_json::json!({"pytype": "list", "items": value.as_array().into_iter().flatten()
+            .map(|item| serde_json::json!({"pytype": "str", "value": item})).collect::<Vec<_>>()}),
+        Kind::Date => {
+            serde_json::json!({"pytype": "date", "value": civil_date(value["days"].as_i64().unwrap_or_default())})
+        }
+        Kind::DateTime => wall_clock(false),
+        Kind::Timestamp => wall_clock(true),
+        Kind::Geometry => {
+            let fields: Vec<Value> = value["fields"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|field| {
+                    let inner = match &field[1] {
+                        Value::Number(number) => number.to_string(),
+                        other => other["hex"].as_str().unwrap_or_default().to_owned(),
+                    };
+                    serde_json::json!([field[0], {"value": inner}])
+                })
+                .collect();
+            serde_json::json!({"pytype": "dict", "fields": fields})
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kafka_connect_reads_every_mariadb_value_plain() {
+    let libs = connect_libs();
+    let mut db = MariadbDatabase::create("values_connect").await;
+    let reader = ConnectReader::compile(&libs, &db.dir);
+    let (wellhead, brokers, http, rows) = stream_matrix_to_kafka(&mut db).await;
+
+    let topic = format!("{0}.{0}.matrix", db.name);
+    let records = reader.read(&brokers, &format!("http://{http}"), &topic, rows);
+    let log = wellhead.log_text();
+    wellhead.stop_cleanly("connect value matrix");
+    let records = records.unwrap_or_else(|why| panic!("{why}\nwellhead's log:\n{log}"));
+    let mut cells = BTreeMap::new();
+    let mut problems = Vec::new();
+    for record in &records {
+        let columns = record["columns"].as_array().expect("columns");
+        let id = columns[0]["value"].as_i64().expect("an integer id");
+        for (name, _, _, kind) in COLUMNS {
+            let Some(column) = columns.iter().find(|column| column["name"] == *name) else {
+                problems.push(format!("row {id}: no column {name} in the unwrapped row"));
+                continue;
+            };
+            if let Some(why) = connect_type(*kind, &column["schema"]) {
+                problems.push(format!("row {id} {name}: Connect sees {why}"));
+            }
+            let value = match record["special"].get(*name) {
+                Some(text) if column["value"].is_null() => serde_json::json!({"pytype": "special", "value": text}),
+                Some(text) => {
+                    problems.push(format!("row {id} {name}: both {} and the special value {text}", column["value"]));
+                    continue;
+                }
+                None => described(*kind, &column["value"]),
+            };
+            cells.insert((id, (*name).to_owned()), value);
+        }
+    }
+    assert!(problems.is_empty(), "{} problems:\n{}", problems.len(), problems.join("\n"));
+    let mismatches = mismatches(&mut db, &cells, rows, "Kafka Connect").await;
+    assert!(mismatches.is_empty(), "{} mismatches:\n{}", mismatches.len(), mismatches.join("\n"));
+    let special = cells.values().filter(|value| value["pytype"] == "special").count();
+    assert!(special > 0, "the zero dates reach Connect as special values");
+    eprintln!("Kafka Connect: {rows} rows, {} cells ({special} special) checked", cells.len());
     db.drop().await;
 }
 

@@ -8,6 +8,8 @@
 #![allow(dead_code)]
 
 pub mod avro_files;
+pub mod calendar;
+pub mod connect;
 pub mod kafka;
 pub mod mariadb;
 pub mod own_postgres;

@@ -28,6 +28,7 @@
 use serde_json::Value;
 
 use crate::literal::{Json, literal as json_literal};
+use crate::support::calendar::civil_date;
 
 /// `(row id, column, the exception fastavro raises for each value of the cell it
 /// cannot hold, in order)`: the cells that go to `matrix_beyond`.
@@ -271,20 +272,6 @@ fn raw_temporal(kind: &Kind, described: &Value) -> Result<String, String> {
         Kind::Timestamp => instant(),
         _ => format!("{}+00", instant()),
     })
-}
-
-/// `YYYY-MM-DD[ BC]` of a day count from 1970-01-01 (Howard Hinnant's `civil_from_days`).
-fn civil_date(days: i64) -> String {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let day_of_era = z.rem_euclid(146_097);
-    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let shifted_month = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * shifted_month + 2) / 5 + 1;
-    let month = if shifted_month < 10 { shifted_month + 3 } else { shifted_month - 9 };
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    if year <= 0 { format!("{:04}-{month:02}-{day:02} BC", 1 - year) } else { format!("{year:04}-{month:02}-{day:02}") }
 }
 
 /// `HH:MM:SS.ffffff` of microseconds since midnight (24:00:00 included).
