@@ -1,5 +1,5 @@
-//! The MariaDB value matrix: a table with a column of every MariaDB type, rows of edge
-//! values, streamed from the binlog and read back by readers that are not ours:
+//! The MariaDB value matrix: a table with a column of every MariaDB type (and generated,
+//! virtual and stored, and invisible columns), rows of edge values, streamed from the binlog and read back by readers that are not ours:
 //! fastavro from the files sink's Avro files, Confluent's DeserializingConsumer from
 //! Kafka, and Kafka Connect's path (Confluent's AvroConverter, then Debezium's
 //! ExtractNewRecordState: `support::connect`), which must also see each column as the plain
@@ -100,6 +100,10 @@ const COLUMNS: &[(&str, &str, &str, Kind)] = &[
     ("made", "year", "CAST({c} AS UNSIGNED)", Kind::Integer),
     ("doc", "json", "{c}", Kind::Text),
     ("shape", "geometry", "CONCAT(ST_SRID({c}), ':', HEX(ST_AsWKB({c})))", Kind::Geometry),
+    // Generated (computed by the server, never inserted) and invisible columns.
+    ("gen_virtual", "int AS (`tiny` + 1) VIRTUAL", "{c}", Kind::Integer),
+    ("gen_stored", "bigint AS (`normal` * 2) PERSISTENT", "{c}", Kind::Integer),
+    ("hidden", "int INVISIBLE", "{c}", Kind::Integer),
 ];
 
 /// Rows of edge values (SQL literals by column; a column left out is NULL).
@@ -147,6 +151,7 @@ fn rows() -> Vec<Vec<(&'static str, String)>> {
             ("made", "1901".into()),
             ("doc", "'{}'".into()),
             ("shape", "ST_GeomFromText('POINT(0 0)')".into()),
+            ("hidden", "-1".into()),
         ],
         // Maxima.
         vec![
@@ -187,6 +192,7 @@ fn rows() -> Vec<Vec<(&'static str, String)>> {
             ("made", "2155".into()),
             ("doc", "'{\"a\": [1, 2.5, \"x\"], \"b\": {\"c\": null}}'".into()),
             ("shape", "ST_GeomFromText('POLYGON((0 0, 4 0, 4 4, 0 4, 0 0))', 4326)".into()),
+            ("hidden", "2147483647".into()),
         ],
         // In between: zero, fractions, binary padding, a partial set.
         vec![
