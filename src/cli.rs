@@ -4,12 +4,17 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+use crate::telemetry::LogFormat;
+
 /// Change data capture from PostgreSQL into files and Kafka.
 #[derive(Debug, Parser)]
 #[command(name = "wellhead", version, about)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// How log lines on stderr are written: `human`, or `json` (one object per line).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Human)]
+    pub log_format: LogFormat,
 }
 
 /// What to do.

@@ -6,6 +6,7 @@ use anyhow::Context as _;
 use clap::Parser as _;
 use wellhead::cli::{Cli, Command};
 use wellhead::config::Config;
+use wellhead::telemetry::LogFormat;
 
 /// Rows are decoded on the runtime's threads and freed on the sink's: glibc's allocator
 /// serialises such cross-thread frees on its arena locks (a sixth of a snapshot's CPU time
@@ -17,7 +18,8 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    wellhead::telemetry::init_logging();
+    let log_format = cli.log_format;
+    wellhead::telemetry::init_logging(log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
@@ -28,7 +30,11 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("error: {}", describe(&error));
+            // The one-line reason, in the log's own format so that a collector keeps it.
+            match log_format {
+                LogFormat::Human => eprintln!("error: {}", describe(&error)),
+                LogFormat::Json => tracing::error!(reason = %describe(&error), "Wellhead stopped."),
+            }
             ExitCode::FAILURE
         }
     }

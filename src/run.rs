@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use tokio::sync::watch;
+use tracing::Instrument as _;
 
 use crate::config::EMBEDDED_REGISTRY;
 use crate::config::{Config, SinkConfig};
@@ -87,7 +88,10 @@ pub async fn run_pipelines(config: Config) -> Result<(), RunError> {
             SchemaRegistry::External(Arc::new(RegistryClient::new(&url, timeout)))
         };
         metrics.health.set(&pipeline.name, PipelineState::Starting);
-        pipelines.spawn(run_pipeline(pipeline, stopping.clone(), metrics.clone(), registry));
+        // Every line a pipeline logs carries its name (JSON logs: in `span` and `spans`; the
+        // field is not `name`, which JSON lines use for the span's own name).
+        let span = tracing::info_span!("pipeline", pipeline = %pipeline.name);
+        pipelines.spawn(run_pipeline(pipeline, stopping.clone(), metrics.clone(), registry).instrument(span));
     }
     // One process never runs half alive: the first pipeline that fails for good stops the
     // others (each flushes and checkpoints, as on SIGTERM), and the process exits non-zero

@@ -204,13 +204,23 @@ impl Default for Metrics {
     }
 }
 
+/// How log lines are written to stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Text for people (colours on a terminal).
+    #[default]
+    Human,
+    /// One JSON object per line (`timestamp`, `level`, `fields`, `span`, `spans`), for log
+    /// collectors.
+    Json,
+}
+
 /// Installs the global log subscriber.
-pub fn init_logging() {
+pub fn init_logging(format: LogFormat) {
     let filter = EnvFilter::try_from_env(LOG_FILTER_VARIABLE).unwrap_or_else(|_| EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_target(false)
-        .init();
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false);
+    match format {
+        LogFormat::Human => builder.with_ansi(std::io::stderr().is_terminal()).init(),
+        LogFormat::Json => builder.json().with_current_span(true).with_span_list(true).init(),
+    }
 }

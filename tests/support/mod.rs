@@ -210,11 +210,17 @@ impl Wellhead {
 
     /// Starts `wellhead run` with `WELLHEAD_LOG` set to `filter` (e.g. `trace`).
     pub fn start_logging(config: &Path, filter: &str) -> Wellhead {
+        Wellhead::start_with(config, filter, &[])
+    }
+
+    /// Starts `wellhead run` with `WELLHEAD_LOG` set to `filter` and `options` after the config.
+    pub fn start_with(config: &Path, filter: &str, options: &[&str]) -> Wellhead {
         let log = config.with_extension(format!("{}.log", COUNTER.fetch_add(1, Ordering::SeqCst)));
         let log_file = std::fs::File::create(&log).expect("log file");
         let child = Command::new(env!("CARGO_BIN_EXE_wellhead"))
             .args(["run", "--config"])
             .arg(config)
+            .args(options)
             .env("WELLHEAD_LOG", filter)
             .stdout(Stdio::null())
             .stderr(log_file)
