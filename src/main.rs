@@ -73,10 +73,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("{answer}");
             Ok(ExitCode::SUCCESS)
         }
-        Command::Run { config, accept_gap } => {
-            let mut config = Config::load(&config, std::env::vars()).context("configuration")?;
+        Command::Run { config: path, accept_gap } => {
+            let mut config = Config::load(&path, std::env::vars()).context("configuration")?;
             config.accept_gaps(&accept_gap).context("--accept-gap")?;
-            wellhead::run::run_pipelines(config).await?;
+            wellhead::run::run_pipelines(config, Some(path)).await?;
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -1,10 +1,13 @@
 //! `wellhead run`: every pipeline concurrently, until a signal or a failure.
 //! SIGINT/SIGTERM ask each pipeline to stop reading, flush, checkpoint and exit.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use tokio::sync::watch;
 use tracing::Instrument as _;
+
+use crate::control::reload::ConfigReload;
 
 use crate::config::EMBEDDED_REGISTRY;
 use crate::config::{Config, SinkConfig};
@@ -39,8 +42,9 @@ pub enum RunError {
     RegistryOpen(String),
 }
 
-/// Runs all pipelines; returns the first failure after stopping the others.
-pub async fn run_pipelines(config: Config) -> Result<(), RunError> {
+/// Runs all pipelines; returns the first failure after stopping the others. With
+/// `config_path`, SIGHUP reloads the config from it (see [`ConfigReload`]).
+pub async fn run_pipelines(config: Config, config_path: Option<PathBuf>) -> Result<(), RunError> {
     if config.control.sql.is_some() {
         tracing::warn!("The SQL control address is not served by this version; control.sql is ignored.");
     }
@@ -66,6 +70,16 @@ pub async fn run_pipelines(config: Config) -> Result<(), RunError> {
         signals.abort();
         return Ok(());
     };
+    let reloads = config_path.map(|path| {
+        let mut reload = ConfigReload::new(path, &config, metrics.snapshot_requests.clone());
+        tokio::spawn(async move {
+            use tokio::signal::unix::{SignalKind, signal};
+            let Ok(mut hangups) = signal(SignalKind::hangup()) else { return };
+            while hangups.recv().await.is_some() {
+                reload.reload();
+            }
+        })
+    });
     let registry = Arc::new(registry);
     let control = match &config.control.http {
         Some(address) => {
@@ -118,6 +132,9 @@ pub async fn run_pipelines(config: Config) -> Result<(), RunError> {
         }
     }
     signals.abort();
+    if let Some(reloads) = reloads {
+        reloads.abort();
+    }
     if let Some(control) = control {
         control.abort();
     }

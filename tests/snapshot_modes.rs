@@ -279,6 +279,42 @@ async fn a_table_copied_again_on_request_resumes_after_a_kill_and_ends_equal_to_
     db.drop().await;
 }
 
+/// The output once it folds to the source's rows of a and b (or after 30 s), and those rows.
+async fn output_once_caught_up(db: &TestDatabase) -> (Vec<serde_json::Value>, BTreeMap<(String, i64), String>) {
+    let expected_source = source_rows(db, &["a", "b"]).await;
+    let mut output = Vec::new();
+    for _ in 0..30 {
+        output = db.read_output();
+        if fold(&output) == expected_source {
+            break;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    (output, expected_source)
+}
+
+/// A writer inserting into a and updating b every few milliseconds until `stop` is set.
+fn spawn_writer(db: &TestDatabase) -> (std::sync::Arc<std::sync::atomic::AtomicBool>, tokio::task::JoinHandle<()>) {
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (url, stopping) = (db.url(), stop.clone());
+    let writer = tokio::spawn(async move {
+        let client = support::connect(&url).await;
+        let mut id = 1000;
+        while !stopping.load(std::sync::atomic::Ordering::SeqCst) {
+            id += 1;
+            client
+                .batch_execute(&format!(
+                    "INSERT INTO a VALUES ({id}, 'during'); UPDATE b SET v = 'changed {id}' WHERE id = {}",
+                    (id * 7919) % ROWS_COPIED_AGAIN + 1
+                ))
+                .await
+                .expect("writer");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    });
+    (stop, writer)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_other_tables_keep_streaming_while_a_table_is_copied_on_request() {
     let db = TestDatabase::create(support::Server::Pg15, "interleave").await;
@@ -287,25 +323,7 @@ async fn the_other_tables_keep_streaming_while_a_table_is_copied_on_request() {
     let first_copy = ROWS_COPIED_AGAIN as usize + 10;
 
     // A writer changes both tables while b is copied again.
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let writer = {
-        let (url, stop) = (db.url(), stop.clone());
-        tokio::spawn(async move {
-            let client = support::connect(&url).await;
-            let mut id = 1000;
-            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
-                id += 1;
-                client
-                    .batch_execute(&format!(
-                        "INSERT INTO a VALUES ({id}, 'during'); UPDATE b SET v = 'changed {id}' WHERE id = {}",
-                        (id * 7919) % ROWS_COPIED_AGAIN + 1
-                    ))
-                    .await
-                    .expect("writer");
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-        })
-    };
+    let (stop, writer) = spawn_writer(&db);
     let asked =
         run_wellhead(&["snapshot", "--config", config_arg, "--table", "public.b"], &[], Duration::from_secs(30));
     assert_eq!(asked.code, Some(0), "{}{}", asked.stdout, asked.stderr);
@@ -315,15 +333,7 @@ async fn the_other_tables_keep_streaming_while_a_table_is_copied_on_request() {
     .await;
     stop.store(true, std::sync::atomic::Ordering::SeqCst);
     writer.await.expect("writer");
-    let expected_source = source_rows(&db, &["a", "b"]).await;
-    let mut output = Vec::new();
-    for _ in 0..30 {
-        output = db.read_output();
-        if fold(&output) == expected_source {
-            break;
-        }
-        tokio::time::sleep(Duration::from_secs(1)).await;
-    }
+    let (output, expected_source) = output_once_caught_up(&db).await;
     let log = wellhead.log_text();
     wellhead.end(true, "interleaved copy");
     assert!(log.contains("Copying while the stream goes on"), "log:\n{log}");
@@ -342,5 +352,51 @@ async fn the_other_tables_keep_streaming_while_a_table_is_copied_on_request() {
         );
     }
     println!("{} rows of b copied again, {a_during} changes of a written among them", requested.len());
+    db.drop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_table_added_to_the_config_of_a_running_pipeline_is_copied_on_sighup_while_the_others_stream() {
+    let db = TestDatabase::create(support::Server::Pg15, "reload").await;
+    create_table(&db, "a", 10).await;
+    create_table(&db, "b", ROWS_COPIED_AGAIN).await;
+    let config = db.write_config(&["public.a"], "");
+    set_snapshot_mode(&config, "initial");
+    let mut wellhead = Wellhead::start(&config);
+    wellhead.wait_streaming().await;
+    wait_for(Duration::from_secs(60), "a copied", || output_lines(&db) >= 10).await;
+
+    let (stop, writer) = spawn_writer(&db);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The operator adds b to the config and tells the running instance.
+    let text = std::fs::read_to_string(&config).expect("config");
+    let only_a = "tables = [\"public.a\"]";
+    assert!(text.contains(only_a), "{text}");
+    std::fs::write(&config, text.replace(only_a, "tables = [\"public.a\", \"public.b\"]")).expect("config");
+    wellhead.signal("HUP");
+    wait_for(Duration::from_secs(120), "b copied", || wellhead.log_text().matches("Snapshot complete.").count() >= 2)
+        .await;
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    writer.await.expect("writer");
+    let (output, expected_source) = output_once_caught_up(&db).await;
+    assert!(wellhead.child.try_wait().expect("try_wait").is_none(), "the same process runs on: no restart");
+    let log = wellhead.log_text();
+    wellhead.end(true, "reloaded config");
+    assert!(log.contains("Capturing the tables of the reloaded configuration."), "log:\n{log}");
+    assert!(log.contains("Copying while the stream goes on"), "log:\n{log}");
+    assert_eq!(fold(&output), expected_source, "the output ends equal to the source");
+    let copied: Vec<usize> = (0..output.len())
+        .filter(|&index| output[index]["op"] == "r" && output[index]["source"]["table"] == "b")
+        .collect();
+    // A row the stream changed while its chunk was read comes from the stream instead (the
+    // output's final state, checked above, has every row).
+    let ids: std::collections::HashSet<i64> =
+        copied.iter().map(|&index| output[index]["after"]["id"].as_i64().expect("id")).collect();
+    assert_eq!(ids.len(), copied.len(), "no row of b copied twice");
+    assert!(copied.len() as i64 > ROWS_COPIED_AGAIN * 9 / 10, "b is copied: {} rows", copied.len());
+    let (first, last) = (copied[0], copied[copied.len() - 1]);
+    let a_during = output[first..last].iter().filter(|envelope| envelope["source"]["table"] == "a").count();
+    assert!(a_during > 0, "a's changes are written while b is copied (between its rows {first} and {last})");
+    println!("{} rows of b copied after the reload, {a_during} changes of a written among them", copied.len());
     db.drop().await;
 }

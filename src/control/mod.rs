@@ -2,6 +2,7 @@
 
 pub mod http;
 mod registry_api;
+pub mod reload;
 pub mod snapshot_requests;
 
 pub use self::registry_api::{DoorRefusal, RegistryDoor};

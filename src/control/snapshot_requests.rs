@@ -1,10 +1,13 @@
 //! Requests to copy a table again while its pipeline runs: the control plane adds
 //! them (`POST /pipelines/{pipeline}/snapshots`, `wellhead snapshot`), the
-//! pipeline's source takes them between two sessions.
+//! pipeline's source takes them between two sessions. A reloaded config's table
+//! list (SIGHUP, see [`super::reload`]) reaches the source the same way: the
+//! tables it adds are new to the pipeline, so the next session copies them.
 //!
 //! ```text
 //!  HTTP ─► SnapshotRequests::request(pipeline, table) ─► generation + 1 (watch)
 //!        ─► the pipeline's stream session ends ─► take(pipeline) ─► tables Queued ─► copied
+//!  SIGHUP ─► capture(pipeline, patterns) ─► ... ─► take_capture(pipeline) ─► source.tables
 //! ```
 //!
 //! Not persisted: a request the source has not taken when the process stops is
@@ -21,13 +24,19 @@ use wellhead_decoders::change::TableName;
 #[derive(Debug, Clone)]
 pub struct SnapshotRequests {
     pending: Arc<Mutex<BTreeMap<String, BTreeSet<TableName>>>>,
+    /// A reloaded config's `source.tables`, by pipeline, not yet taken.
+    captures: Arc<Mutex<BTreeMap<String, Vec<String>>>>,
     /// Bumped with every request, so that sources wake up.
     generation: Arc<watch::Sender<u64>>,
 }
 
 impl Default for SnapshotRequests {
     fn default() -> Self {
-        SnapshotRequests { pending: Arc::default(), generation: Arc::new(watch::channel(0).0) }
+        SnapshotRequests {
+            pending: Arc::default(),
+            captures: Arc::default(),
+            generation: Arc::new(watch::channel(0).0),
+        }
     }
 }
 
@@ -40,9 +49,23 @@ impl SnapshotRequests {
         self.generation.send_modify(|generation| *generation += 1);
     }
 
+    /// Asks `pipeline` to capture the tables `patterns` name from now on (a config reload).
+    pub fn capture(&self, pipeline: &str, patterns: Vec<String>) {
+        if let Ok(mut captures) = self.captures.lock() {
+            captures.insert(pipeline.to_owned(), patterns);
+        }
+        self.generation.send_modify(|generation| *generation += 1);
+    }
+
+    /// Takes `pipeline`'s new table patterns, if a reload gave it some.
+    pub fn take_capture(&self, pipeline: &str) -> Option<Vec<String>> {
+        self.captures.lock().ok().and_then(|mut captures| captures.remove(pipeline))
+    }
+
     /// True when `pipeline` has requests waiting.
     pub fn pending_for(&self, pipeline: &str) -> bool {
         self.pending.lock().is_ok_and(|pending| pending.get(pipeline).is_some_and(|tables| !tables.is_empty()))
+            || self.captures.lock().is_ok_and(|captures| captures.contains_key(pipeline))
     }
 
     /// Takes `pipeline`'s requests.

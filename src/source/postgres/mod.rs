@@ -419,6 +419,17 @@ impl PostgresSource {
 }
 
 impl PostgresSource {
+    /// Takes a reloaded config's `source.tables`: the next session resolves them, adds the
+    /// new tables to the publication and copies them while the others stream.
+    fn take_reloaded_tables(&mut self) {
+        if let Some(patterns) = self.metrics.snapshot_requests.take_capture(&self.pipeline)
+            && patterns != self.config.tables
+        {
+            tracing::info!(pipeline = %self.pipeline, tables = ?patterns, previously = ?self.config.tables, "Capturing the tables of the reloaded configuration.");
+            self.config.tables = patterns;
+        }
+    }
+
     /// Takes the operator's requests for this pipeline: each table it captures is queued for
     /// a new copy (recorded in the checkpoint with the next batch), which the next session
     /// takes like a table added to the config.
@@ -479,6 +490,7 @@ impl PostgresSource {
         let params = ConnectionParams::from_config(&self.config)?;
         loop {
             // Requests made while the source was connecting or copying are taken here.
+            self.take_reloaded_tables();
             self.queue_requested_tables(outlet);
             match self.run_session(&params, outlet, acks, shutdown).await? {
                 SessionEnd::SnapshotRequested => {}
