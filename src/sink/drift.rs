@@ -70,7 +70,7 @@ fn column_name(field: &Json) -> String {
     Identifier(name).to_string()
 }
 
-/// `int`, `decimal(12,2) or NumericSpecial`, `string, nullable`.
+/// `int`, `decimal(12,2)`, `string, nullable` (a union of several value types: `a or b`).
 fn describe_type(schema: &Json) -> String {
     match branches(schema) {
         (text, true) => format!("{text}, nullable"),

@@ -3,7 +3,7 @@
 //! Named types (records and enums) may be defined only once per schema: the
 //! [`TypeBuilder`] defines each at its first use and refers to it by full name
 //! afterwards. Names:
-//! - Wellhead's own types live in the `wellhead` namespace (`wellhead.Infinity`...).
+//! - Wellhead's own types live in the `wellhead` namespace (`wellhead.VariableScaleDecimal`, `wellhead.Geometry`, `wellhead.SpecialValues`).
 //! - Composite and range types are named after the database type:
 //!   `wellhead.composite.<type name>`, `wellhead.range.<type name>` (segments
 //!   sanitised as in [`crate::naming`]), defined once however often they occur.
