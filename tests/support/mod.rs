@@ -189,9 +189,13 @@ pub fn set_snapshot_mode(config: &Path, mode: &str) {
     std::fs::write(config, text.replace("mode = \"never\"", &format!("mode = \"{mode}\""))).expect("config");
 }
 
+/// The complete lines of a JSON-lines file, parsed; a last line still being written (no
+/// newline yet: a multi-MB line reaches the file in several writes) is left for later.
 pub fn read_jsonl(path: &Path) -> Vec<serde_json::Value> {
     let Ok(text) = std::fs::read_to_string(path) else { return Vec::new() };
-    text.lines()
+    let complete = text.rfind('\n').map_or("", |end| &text[..=end]);
+    complete
+        .lines()
         .filter(|line| !line.is_empty())
         .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("bad JSON line {line:?}: {e}")))
         .collect()
