@@ -14,9 +14,11 @@
 //! interval text, and special values aside) and never goes through
 //! `apache_avro::types::Value`. On error, `out` is left as it was.
 
-use wellhead_decoders::change::{ChangeEvent, ColumnValue, Position, Row, TableName, TableSchema};
+use wellhead_decoders::change::{BinlogPosition, ChangeEvent, ColumnValue, Position, Row, TableName, TableSchema};
 
-use super::binary::{begin_array, end_array, write_bytes, write_long, write_string};
+use std::fmt::Write as _;
+
+use super::binary::{ShortText, begin_array, end_array, write_bytes, write_long, write_string};
 use super::envelope::{SourceKind, column_field_names};
 use super::error::{EncodeError, Problem};
 use super::plan::Plan;
@@ -175,6 +177,27 @@ impl EnvelopeEncoder {
     }
 
     fn write_source(&self, event: &ChangeEvent, source: &SourceFields, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+        let place = match (self.source, event.position.log_position()) {
+            (SourceKind::Postgres, Position::Postgres(position)) => {
+                LogPlace::Postgres { lsn: position.lsn.0, commit_lsn: position.commit_lsn.0 }
+            }
+            (SourceKind::Postgres, Position::PostgresRecord(position)) => {
+                LogPlace::Postgres { lsn: position.lsn.0, commit_lsn: position.commit_lsn.0 }
+            }
+            (SourceKind::Mysql, Position::Binlog(position)) => LogPlace::Binlog(position),
+            (_, other) => {
+                let position = match other {
+                    Position::Postgres(_) | Position::PostgresRecord(_) => "PostgreSQL",
+                    Position::Binlog(_) => "binlog",
+                    Position::Snapshot(_) => "snapshot within a snapshot",
+                };
+                return Err(EncodeError::PositionMismatch {
+                    table: self.table.clone(),
+                    position,
+                    source_kind: self.source.connector(),
+                });
+            }
+        };
         out.extend_from_slice(&self.source_head);
         write_string(out, &source.name);
         let commit_micros = event.commit_time_micros;
@@ -182,22 +205,17 @@ impl EnvelopeEncoder {
         write_string(out, event.snapshot.as_str());
         // A MySQL server's tables live in many databases: `db` is the table's, as Debezium's.
         write_string(out, if self.source == SourceKind::Mysql { &event.schema.table.namespace } else { &source.db });
-        let (lsn, commit_lsn) = match event.position.log_position() {
-            Position::Postgres(position) => (position.lsn.0, position.commit_lsn.0),
-            Position::PostgresRecord(position) => (position.lsn.0, position.commit_lsn.0),
-            Position::Binlog(_) | Position::Snapshot(_) => (0, 0),
-        };
-        match self.source {
-            SourceKind::Postgres => {
+        match place {
+            LogPlace::Postgres { lsn, commit_lsn } => {
                 write_long(out, 1);
                 write_sequence(out, commit_lsn, lsn);
             }
-            SourceKind::Mysql => write_optional_string(out, None),
+            LogPlace::Binlog(_) => write_optional_string(out, None),
         }
         write_optional_long(out, Some(commit_micros));
         write_optional_long(out, commit_micros.checked_mul(1000));
-        match (self.source, event.position.log_position()) {
-            (SourceKind::Postgres, Position::Postgres(_) | Position::PostgresRecord(_)) => {
+        match place {
+            LogPlace::Postgres { lsn, commit_lsn } => {
                 out.extend_from_slice(&self.source_table);
                 let txid = event.transaction.as_ref().and_then(|transaction| transaction.id.parse::<i64>().ok());
                 write_optional_long(out, txid);
@@ -205,7 +223,7 @@ impl EnvelopeEncoder {
                 write_optional_long(out, None);
                 write_optional_long(out, Some(self.to_long(commit_lsn, "commit LSN")?));
             }
-            (SourceKind::Mysql, Position::Binlog(position)) => {
+            LogPlace::Binlog(position) => {
                 write_optional_string(out, Some(&event.schema.table.name));
                 write_long(out, i64::from(position.server_id));
                 write_optional_string(out, position.gtid.as_deref());
@@ -214,27 +232,6 @@ impl EnvelopeEncoder {
                 write_long(out, i64::from(i32::try_from(position.row_index).unwrap_or(i32::MAX)));
                 write_optional_long(out, None);
                 write_optional_string(out, None);
-            }
-            (SourceKind::Mysql, Position::Postgres(_) | Position::PostgresRecord(_)) => {
-                return Err(EncodeError::PositionMismatch {
-                    table: self.table.clone(),
-                    position: "PostgreSQL",
-                    source_kind: SourceKind::Mysql.connector(),
-                });
-            }
-            (_, Position::Snapshot(_)) => {
-                return Err(EncodeError::PositionMismatch {
-                    table: self.table.clone(),
-                    position: "snapshot within a snapshot",
-                    source_kind: self.source.connector(),
-                });
-            }
-            (SourceKind::Postgres, Position::Binlog(_)) => {
-                return Err(EncodeError::PositionMismatch {
-                    table: self.table.clone(),
-                    position: "binlog",
-                    source_kind: SourceKind::Postgres.connector(),
-                });
             }
         }
         Ok(())
@@ -302,32 +299,18 @@ impl EnvelopeEncoder {
 }
 
 /// Debezium's `sequence` of a PostgreSQL change, `["<commit_lsn>","<lsn>"]`, as an Avro
-/// string, without going through a heap string (it is in every envelope).
+/// string, without a heap string (it is in every envelope; at most 47 bytes).
 fn write_sequence(out: &mut Vec<u8>, commit_lsn: u64, lsn: u64) {
-    let mut text = [0_u8; 48];
-    let mut length = 0;
-    let mut push = |bytes: &[u8]| {
-        text[length..length + bytes.len()].copy_from_slice(bytes);
-        length += bytes.len();
-    };
-    let mut digits = [0_u8; 20];
-    for (index, value) in [commit_lsn, lsn].into_iter().enumerate() {
-        push(if index == 0 { b"[\"" } else { b"\",\"" });
-        let mut start = digits.len();
-        let mut rest = value;
-        loop {
-            start -= 1;
-            digits[start] = b'0' + (rest % 10) as u8;
-            rest /= 10;
-            if rest == 0 {
-                break;
-            }
-        }
-        push(&digits[start..]);
-    }
-    push(b"\"]");
-    // An Avro string is written as bytes are: its length, then its (here ASCII) bytes.
-    write_bytes(out, &text[..length]);
+    let mut text = ShortText::new();
+    let _ = write!(text, "[\"{commit_lsn}\",\"{lsn}\"]");
+    write_bytes(out, text.as_bytes());
+}
+
+/// Where in its source's log a change is, for the `source` block.
+#[derive(Clone, Copy)]
+enum LogPlace<'a> {
+    Postgres { lsn: u64, commit_lsn: u64 },
+    Binlog(&'a BinlogPosition),
 }
 
 /// How a column was written.

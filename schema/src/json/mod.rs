@@ -148,7 +148,7 @@ pub fn value_text(value: &Value) -> String {
 }
 
 /// `HH:MM:SS[.ffffff]±HH:MM[:SS]`: ISO 8601, and accepted back by PostgreSQL's timetz input.
-pub(crate) fn write_time_tz(out: &mut String, time: &TimeTz) {
+pub(crate) fn write_time_tz(out: &mut impl std::fmt::Write, time: &TimeTz) {
     write_time_of_day(out, time.micros);
     write_offset(out, time.utc_offset_seconds);
 }
@@ -236,7 +236,7 @@ fn write_timestamp_value(out: &mut String, timestamp: &Timestamp, with_zone: boo
     }
 }
 
-fn write_offset(out: &mut String, offset_seconds: i32) {
+fn write_offset(out: &mut impl std::fmt::Write, offset_seconds: i32) {
     let sign = if offset_seconds < 0 { '-' } else { '+' };
     let magnitude = offset_seconds.unsigned_abs();
     let _ = write!(out, "{sign}{:02}:{:02}", magnitude / 3600, magnitude / 60 % 60);

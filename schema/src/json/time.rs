@@ -2,7 +2,7 @@
 //! forms PostgreSQL accepts back (proleptic Gregorian; years before 1 AD are
 //! written PostgreSQL's way, `0044-03-15 BC`).
 
-use std::fmt::Write as _;
+use std::fmt::Write;
 
 use wellhead_decoders::change::Interval;
 
@@ -39,18 +39,21 @@ pub fn write_date(out: &mut String, days: i32) {
 }
 
 /// `HH:MM:SS[.ffffff]` with trailing zeros of the fraction dropped.
-pub fn write_time_of_day(out: &mut String, micros: i64) {
+pub fn write_time_of_day(out: &mut impl Write, micros: i64) {
     let seconds = micros.div_euclid(MICROS_PER_SECOND);
     let fraction = micros.rem_euclid(MICROS_PER_SECOND);
     let _ = write!(out, "{:02}:{:02}:{:02}", seconds / 3600, seconds / 60 % 60, seconds % 60);
     write_fraction(out, fraction);
 }
 
-fn write_fraction(out: &mut String, fraction_micros: i64) {
+fn write_fraction(out: &mut impl Write, fraction_micros: i64) {
     if fraction_micros != 0 {
-        let digits = format!("{fraction_micros:06}");
-        out.push('.');
-        out.push_str(digits.trim_end_matches('0'));
+        let (mut digits, mut width) = (fraction_micros, 6);
+        while digits % 10 == 0 {
+            digits /= 10;
+            width -= 1;
+        }
+        let _ = write!(out, ".{digits:0width$}");
     }
 }
 
@@ -83,17 +86,16 @@ pub fn write_timestamp(out: &mut String, micros: i128, with_zone: bool) {
 }
 
 /// ISO 8601 duration, each field with its own sign, as PostgreSQL's `iso_8601` style.
-pub fn write_interval(out: &mut String, interval: &Interval) {
+pub fn write_interval(out: &mut impl Write, interval: &Interval) {
     if interval.months == i32::MAX && interval.days == i32::MAX && interval.micros == i64::MAX {
-        out.push_str("infinity");
+        let _ = out.write_str("infinity");
         return;
     }
     if interval.months == i32::MIN && interval.days == i32::MIN && interval.micros == i64::MIN {
-        out.push_str("-infinity");
+        let _ = out.write_str("-infinity");
         return;
     }
-    let start = out.len();
-    out.push('P');
+    let _ = out.write_char('P');
     let (years, months) = (interval.months / 12, interval.months % 12);
     for (amount, unit) in [(i64::from(years), 'Y'), (i64::from(months), 'M'), (i64::from(interval.days), 'D')] {
         if amount != 0 {
@@ -101,7 +103,7 @@ pub fn write_interval(out: &mut String, interval: &Interval) {
         }
     }
     if interval.micros != 0 {
-        out.push('T');
+        let _ = out.write_char('T');
         let hours = interval.micros / 3_600_000_000;
         let minutes = interval.micros % 3_600_000_000 / 60_000_000;
         let second_micros = interval.micros % 60_000_000;
@@ -112,17 +114,15 @@ pub fn write_interval(out: &mut String, interval: &Interval) {
             let _ = write!(out, "{minutes}M");
         }
         if second_micros != 0 {
-            if second_micros < 0 {
-                out.push('-');
-            }
+            let sign = if second_micros < 0 { "-" } else { "" };
             let magnitude = second_micros.unsigned_abs();
-            let _ = write!(out, "{}", magnitude / 1_000_000);
+            let _ = write!(out, "{sign}{}", magnitude / 1_000_000);
             write_fraction(out, (magnitude % 1_000_000) as i64);
-            out.push('S');
+            let _ = out.write_char('S');
         }
     }
-    if out.len() == start + 1 {
-        out.push_str("T0S");
+    if interval.months == 0 && interval.days == 0 && interval.micros == 0 {
+        let _ = out.write_str("T0S");
     }
 }
 

@@ -38,37 +38,14 @@ pub fn write_envelope(out: &mut String, event: &ChangeEvent, source: &SourceInfo
     write_string(out, source.connector);
     out.push_str(",\"name\":");
     write_string(out, &source.name);
-    let commit_micros = event.commit_time_micros;
-    let _ = write!(out, ",\"ts_ms\":{},\"snapshot\":\"{}\"", commit_micros.div_euclid(1000), event.snapshot.as_str());
+    let commit_ms = event.commit_time_micros.div_euclid(1000);
+    let _ = write!(out, ",\"ts_ms\":{commit_ms},\"snapshot\":\"{}\"", event.snapshot.as_str());
     out.push_str(",\"db\":");
     // A MySQL server's tables live in many databases: `db` is the table's, as Debezium's.
     write_string(out, if source.connector == "mysql" { &event.schema.table.namespace } else { &source.db });
-    let (sequence, has_schema) = match event.position.log_position() {
-        Position::Postgres(position) => (Some((position.commit_lsn.0, position.lsn.0)), true),
-        Position::PostgresRecord(position) => (Some((position.commit_lsn.0, position.lsn.0)), true),
-        Position::Binlog(_) | Position::Snapshot(_) => (None, false),
-    };
-    match sequence {
-        Some((commit_lsn, lsn)) => {
-            let _ = write!(out, ",\"sequence\":\"[\\\"{commit_lsn}\\\",\\\"{lsn}\\\"]\"");
-        }
-        None => out.push_str(",\"sequence\":null"),
-    }
-    let _ = write!(out, ",\"ts_us\":{commit_micros}");
-    match commit_micros.checked_mul(1000) {
-        Some(nanos) => {
-            let _ = write!(out, ",\"ts_ns\":{nanos}");
-        }
-        None => out.push_str(",\"ts_ns\":null"),
-    }
-    if has_schema {
-        out.push_str(",\"schema\":");
-        write_string(out, &event.schema.table.namespace);
-    }
-    out.push_str(",\"table\":");
-    write_string(out, &event.schema.table.name);
     match event.position.log_position() {
         Position::Postgres(position) => {
+            write_times_and_table(out, event, Some((position.commit_lsn.0, position.lsn.0)));
             write_txid(out, event);
             let _ = write!(
                 out,
@@ -77,10 +54,12 @@ pub fn write_envelope(out: &mut String, event: &ChangeEvent, source: &SourceInfo
             );
         }
         Position::PostgresRecord(position) => {
+            write_times_and_table(out, event, Some((position.commit_lsn.0, position.lsn.0)));
             write_txid(out, event);
             let _ = write!(out, ",\"lsn\":{},\"xmin\":null,\"commit_lsn\":{}", position.lsn.0, position.commit_lsn.0);
         }
         Position::Binlog(position) => {
+            write_times_and_table(out, event, None);
             let _ = write!(out, ",\"server_id\":{},\"gtid\":", position.server_id);
             match &position.gtid {
                 Some(gtid) => write_string(out, gtid),
@@ -95,7 +74,7 @@ pub fn write_envelope(out: &mut String, event: &ChangeEvent, source: &SourceInfo
             );
         }
         // A snapshot row's log position is where the snapshot was taken, never another snapshot row.
-        Position::Snapshot(_) => {}
+        Position::Snapshot(_) => write_times_and_table(out, event, None),
     }
     let _ = write!(out, "}},\"op\":\"{}\",\"ts_ms\":{now_ms}", event.operation.code());
     if !unchanged.is_empty() {
@@ -121,6 +100,31 @@ pub fn write_envelope(out: &mut String, event: &ChangeEvent, source: &SourceInfo
         None => out.push_str(",\"transaction\":null"),
     }
     out.push('}');
+}
+
+/// `sequence`, `ts_us`, `ts_ns`, then `schema` and `table`, as Debezium orders them; a
+/// PostgreSQL change gives its `sequence` as `(commit_lsn, lsn)` and has a `schema`.
+fn write_times_and_table(out: &mut String, event: &ChangeEvent, postgres_sequence: Option<(u64, u64)>) {
+    match postgres_sequence {
+        Some((commit_lsn, lsn)) => {
+            let _ = write!(out, ",\"sequence\":\"[\\\"{commit_lsn}\\\",\\\"{lsn}\\\"]\"");
+        }
+        None => out.push_str(",\"sequence\":null"),
+    }
+    let commit_micros = event.commit_time_micros;
+    let _ = write!(out, ",\"ts_us\":{commit_micros}");
+    match commit_micros.checked_mul(1000) {
+        Some(nanos) => {
+            let _ = write!(out, ",\"ts_ns\":{nanos}");
+        }
+        None => out.push_str(",\"ts_ns\":null"),
+    }
+    if postgres_sequence.is_some() {
+        out.push_str(",\"schema\":");
+        write_string(out, &event.schema.table.namespace);
+    }
+    out.push_str(",\"table\":");
+    write_string(out, &event.schema.table.name);
 }
 
 /// PostgreSQL's `txId`: the transaction's xid, when the event has one.

@@ -286,3 +286,14 @@ fn snapshot_reads_encode_the_whole_envelope() {
     let special = field(&envelope, "special_values");
     assert_eq!((field(special, "before"), field(special, "after")), (&map_of(&[]), &map_of(&[])));
 }
+
+#[test]
+fn the_longest_interval_and_timetz_texts_are_written_whole() {
+    let interval = wellhead_decoders::change::Interval { months: i32::MIN + 1, days: i32::MIN, micros: i64::MIN + 1 };
+    let read = key_round_trip(ColumnType::Interval, Value::Interval(interval)).expect("valid test data");
+    assert_eq!(read, Avro::String("P-178956970Y-7M-2147483648DT-2562047788H-54.775807S".to_owned()));
+    let time =
+        wellhead_decoders::change::TimeTz { micros: 86_399_999_999, utc_offset_seconds: -(15 * 3600 + 59 * 60 + 59) };
+    let read = key_round_trip(ColumnType::TimeTz, Value::TimeTz(time)).expect("valid test data");
+    assert_eq!(read, Avro::String("23:59:59.999999-15:59:59".to_owned()));
+}
